@@ -1,0 +1,133 @@
+"""The `arena` command: thin noun-verb layer (parse, call, print). Heavy imports stay lazy."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+app = typer.Typer(
+    help="Arena: evaluate LLMs with benchmarks, judge LLMs and human ratings.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+# Modules that add commands with `register(app)`; each owns its own commands.
+COMMAND_MODULES = (
+    "arena.ratings.cli",
+    "objective.cli",
+    "judges.cli",
+    "ui.cli",
+    "arena.pipeline_cli",
+)
+
+
+@app.command()
+def version() -> None:
+    """Print Arena's version."""
+    from importlib.metadata import version as v
+
+    console.print(f"arena-eval {v('arena-eval')}")
+
+
+def _catalogue() -> dict[str, list[tuple[str, str]]]:
+    from arena.core.registry import data_dir, model_specs
+
+    cat: dict[str, list[tuple[str, str]]] = {"models": [], "datasets": [], "questions": [], "judges": []}
+    for name, spec in sorted(model_specs().items()):
+        cat["models"].append((name, f"{spec.backend}: {spec.description or spec.path or spec.model}"))
+    for f in sorted((data_dir() / "datasets").glob("*.yaml")):
+        cat["datasets"].append((f.stem, str(f.relative_to(data_dir().parent))))
+    for f in sorted((data_dir() / "questions").glob("*.jsonl")):
+        cat["questions"].append((f.stem, str(f.relative_to(data_dir().parent))))
+    judges_dir = Path(__file__).resolve().parents[1] / "judges" / "configs"
+    for d in sorted(p for p in judges_dir.glob("*") if (p / "judge.yaml").exists()):
+        cat["judges"].append((d.name, str(d.relative_to(judges_dir.parents[1]))))
+    return cat
+
+
+@app.command("list")
+def list_(
+    filters: list[str] = typer.Argument(None, help="Show only names containing all of these."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """List models, datasets, question sets and judges (like OpenCompass's list_configs)."""
+    filters = [f.lower() for f in filters or []]
+    cat = {
+        kind: [(n, d) for n, d in rows if all(f in n.lower() for f in filters)]
+        for kind, rows in _catalogue().items()
+    }
+    if as_json:
+        print(json.dumps({k: [n for n, _ in v] for k, v in cat.items()}, indent=2))
+        return
+    for kind, rows in cat.items():
+        if not rows:
+            continue
+        table = Table(title=kind, title_justify="left")
+        table.add_column("name", style="bold")
+        table.add_column("details")
+        for n, d in rows:
+            table.add_row(n, d)
+        console.print(table)
+
+
+def _demo_basic() -> None:
+    """Load the bundled real model and answer two questions (the foundation demo)."""
+    from arena.core.registry import resolve_model
+    from arena.models.base import ChatParams
+    from arena.models.factory import build_model
+
+    with console.status("Preparing SmolLM2-135M-Instruct (first run converts the bundled GGUF)..."):
+        model = build_model(resolve_model("smollm2-135m"))
+    questions = ["What is the capital of France?", "Give me one tip for writing clear code."]
+    replies = model.chat_many([[{"role": "user", "content": q}] for q in questions], ChatParams(max_tokens=64))
+    for q, r in zip(questions, replies):
+        console.print(f"[bold]Q:[/bold] {q}\n[bold]A ({model.name}):[/bold] {r.text.strip()}\n")
+
+
+@app.command()
+def demo() -> None:
+    """Run the bundled default evaluation on CPU."""
+    try:
+        mod = importlib.import_module("arena.demo")
+    except ModuleNotFoundError as exc:
+        if exc.name != "arena.demo":
+            raise
+        _demo_basic()
+        return
+    mod.run_demo(console)
+
+
+def _register_all() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # that part of Arena is not installed / not written yet
+                continue
+            raise
+        mod.register(app)
+
+
+_register_all()
+
+
+def main() -> None:  # pragma: no cover
+    from arena.core.errors import ArenaError
+
+    try:
+        app()
+    except ArenaError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(2) from None

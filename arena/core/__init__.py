@@ -1,0 +1,1 @@
+"""Shared core: records, config, store, cache, registry, errors."""

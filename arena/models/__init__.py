@@ -1,0 +1,1 @@
+"""Model backends behind two small protocols: ScoringLM and ChatModel."""

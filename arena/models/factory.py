@@ -1,0 +1,60 @@
+"""Build a backend object from a ModelSpec (lazy imports: torch only when an HF model is used)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from arena.core.cache import Cache
+from arena.core.registry import ModelSpec
+
+
+def resolve_path(path: str) -> str:
+    """`bundled:smollm2` -> the converted local folder; anything else as given."""
+    if path.startswith("bundled:"):
+        from arena.models import bundled
+
+        which = path.split(":", 1)[1]
+        fn = getattr(bundled, f"ensure_{which}", None)
+        if fn is None:
+            from arena.core.errors import ConfigError
+
+            raise ConfigError(f"unknown bundled model '{which}'", field="path")
+        return str(fn())
+    return str(Path(path).expanduser()) if path.startswith(("~", ".", "/")) else path
+
+
+def build_model(spec: ModelSpec, cache: Cache | None = None) -> Any:
+    """An HFModel or OpenAICompatModel for `spec`, sharing `cache`."""
+    if spec.backend == "hf":
+        from arena.models.hf import HFModel
+
+        assert spec.path is not None
+        return HFModel(
+            resolve_path(spec.path),
+            name=spec.label,
+            tokenizer_path=resolve_path(spec.tokenizer_path) if spec.tokenizer_path else None,
+            tokenizer_kwargs=spec.tokenizer_kwargs,
+            model_kwargs=spec.model_kwargs,
+            dtype=spec.dtype,
+            max_seq_len=spec.max_seq_len,
+            batch_size=spec.batch_size,
+            system_prompt=spec.system_prompt,
+            cache=cache,
+        )
+    from arena.models.openai_compat import OpenAICompatModel
+
+    return OpenAICompatModel(
+        spec.label,
+        model=spec.model or spec.name,
+        base_url=spec.base_url,
+        api_key_env=spec.api_key_env,
+        concurrency=spec.concurrency,
+        qps=spec.qps,
+        max_retries=spec.max_retries,
+        timeout=spec.timeout,
+        cache=cache,
+        price_in=spec.price_in,
+        price_out=spec.price_out,
+        system_prompt=spec.system_prompt,
+    )
