@@ -117,7 +117,10 @@ def _register_all() -> None:
             if exc.name == name:  # that part of Arena is not installed / not written yet
                 continue
             raise
-        mod.register(app)
+        if hasattr(mod, "register"):
+            mod.register(app)
+        else:  # a sub-app: `arena <noun> <verb>`
+            app.add_typer(mod.app, name=name.split(".")[-2])
 
 
 _register_all()
