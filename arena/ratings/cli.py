@@ -1,0 +1,166 @@
+"""``arena ratings ...``: leaderboards from a battles file (mounted by ``arena.cli``).
+
+Commands ``elo``, ``bt``, ``winrate``, ``lc`` take ``FILE [--format ...] [--baseline MODEL]
+[--bootstrap B] [--seed S] [--style-control] [--json]``. ``--json`` prints
+``{"models": {name: {...}}}`` (NaN as ``null``; ``lower``/``upper`` are ``null`` without
+bootstrap). ``--bootstrap``/``--seed`` do not apply to ``winrate``/``lc`` (AlpacaEval reports a
+standard error instead) and ``--style-control`` applies to ``bt`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .bootstrap import bt_leaderboard
+from .elo import elo_leaderboard
+from .io import FORMATS, BattleFormatError, load_battles
+from .length_control import length_controlled_win_rate
+from .style import style_leaderboard
+from .winrate import WINRATE_COLUMNS, win_rate_vs_baseline
+
+app = typer.Typer(help="Ratings from battles: online Elo, Bradley-Terry with CIs, win rates, LC.")
+
+FileArg = typer.Argument(..., exists=True, dir_okay=False, help="battles file (JSON/JSONL)")
+FormatOpt = typer.Option(None, "--format", help=f"one of {', '.join(FORMATS)}; default: detect")
+BaselineOpt = typer.Option(None, "--baseline", help="baseline model (win rates; BT anchor)")
+BootOpt = typer.Option(100, "--bootstrap", min=0, help="bootstrap rounds for CIs (0 = none)")
+SeedOpt = typer.Option(0, "--seed", help="bootstrap seed")
+StyleOpt = typer.Option(False, "--style-control", help="control for length/markdown (bt)")
+JsonOpt = typer.Option(False, "--json", help="print JSON instead of a table")
+
+RATING_FIELDS = ("rating", "lower", "upper", "rank", "n_battles")
+WINRATE_FIELDS = (*WINRATE_COLUMNS, "length_controlled_winrate")
+
+
+def _clean(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _emit(df: pd.DataFrame, fields: tuple[str, ...], as_json: bool, title: str) -> None:
+    if as_json:
+        models = {str(name): {f: _clean(row[f]) for f in fields} for name, row in df.iterrows()}
+        typer.echo(json.dumps({"models": models}, indent=2))
+        return
+    table = Table(title=title)
+    table.add_column("model")
+    for f in fields:
+        table.add_column(f, justify="right")
+    for name, row in df.iterrows():
+        cells = [_clean(row[f]) for f in fields]
+        table.add_row(str(name), *("-" if c is None else f"{c:.4g}" for c in cells))
+    Console().print(table)
+
+
+def _load(path: Path, fmt: str | None) -> pd.DataFrame:
+    try:
+        return load_battles(path, fmt)
+    except BattleFormatError as e:
+        raise typer.BadParameter(str(e), param_hint="FILE") from e
+
+
+def _baseline(battles: pd.DataFrame, baseline: str | None) -> str:
+    if baseline:
+        return baseline
+    if battles.attrs.get("format") == "alpaca-eval" and battles["model_a"].nunique() == 1:
+        return str(battles["model_a"].iloc[0])
+    in_all = set(battles["model_a"]) | set(battles["model_b"])
+    common = [
+        m for m in sorted(in_all) if ((battles["model_a"] == m) | (battles["model_b"] == m)).all()
+    ]
+    if len(common) == 1:
+        return common[0]
+    raise typer.BadParameter("cannot infer the baseline; pass --baseline MODEL")
+
+
+@app.command()
+def elo(
+    file: Path = FileArg,
+    format: str | None = FormatOpt,  # noqa: A002
+    baseline: str | None = BaselineOpt,
+    bootstrap: int = BootOpt,
+    seed: int = SeedOpt,
+    style_control: bool = StyleOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Online Elo (file order); CIs from shuffled bootstrap resamples."""
+    if style_control:
+        raise typer.BadParameter("--style-control applies to 'bt' only")
+    df = elo_leaderboard(_load(file, format), n_bootstrap=bootstrap, seed=seed)
+    _emit(df.set_index("model"), RATING_FIELDS, json_out, "Online Elo")
+
+
+@app.command()
+def bt(
+    file: Path = FileArg,
+    format: str | None = FormatOpt,  # noqa: A002
+    baseline: str | None = BaselineOpt,
+    bootstrap: int = BootOpt,
+    seed: int = SeedOpt,
+    style_control: bool = StyleOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Bradley-Terry ratings (Elo scale; --baseline is pinned at 1000, else the mean)."""
+    battles = _load(file, format)
+    fn = style_leaderboard if style_control else bt_leaderboard
+    try:
+        df = fn(battles, n_bootstrap=bootstrap, seed=seed, anchor=baseline)
+    except (ValueError, KeyError) as e:
+        raise typer.BadParameter(str(e)) from e
+    title = "Bradley-Terry" + (" (style controlled)" if style_control else "")
+    _emit(df.set_index("model"), RATING_FIELDS, json_out, title)
+
+
+def _winrates(file: Path, fmt: str | None, baseline: str | None, need_lc: bool) -> pd.DataFrame:
+    battles = _load(file, fmt)
+    base = _baseline(battles, baseline)
+    has_len = {"len_a", "len_b"} <= set(battles.columns)
+    if need_lc and not has_len:
+        raise typer.BadParameter("length control needs len_a/len_b (or an AlpacaEval file)")
+    try:
+        if has_len:
+            return length_controlled_win_rate(battles, base)
+        return win_rate_vs_baseline(battles, base).assign(length_controlled_winrate=float("nan"))
+    except KeyError as e:
+        raise typer.BadParameter(str(e)) from e
+
+
+@app.command()
+def winrate(
+    file: Path = FileArg,
+    format: str | None = FormatOpt,  # noqa: A002
+    baseline: str | None = BaselineOpt,
+    bootstrap: int = BootOpt,
+    seed: int = SeedOpt,
+    style_control: bool = StyleOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Win rate against a baseline (AlpacaEval definitions, 0-100)."""
+    df = _winrates(file, format, baseline, need_lc=False)
+    _emit(df.sort_values("win_rate", ascending=False), WINRATE_FIELDS, json_out, "Win rate")
+
+
+@app.command()
+def lc(
+    file: Path = FileArg,
+    format: str | None = FormatOpt,  # noqa: A002
+    baseline: str | None = BaselineOpt,
+    bootstrap: int = BootOpt,
+    seed: int = SeedOpt,
+    style_control: bool = StyleOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Length-controlled win rate against a baseline (AlpacaEval 2 GLM, 0-100)."""
+    df = _winrates(file, format, baseline, need_lc=True)
+    _emit(df, WINRATE_FIELDS, json_out, "Length-controlled win rate")
