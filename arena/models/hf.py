@@ -1,0 +1,363 @@
+"""HuggingFace transformers backend: log-likelihoods, generation and chat on local weights.
+
+Scores are batch-size invariant: log-likelihood batches are right-padded (positions are
+the natural ones), generation batches are left-padded with position ids taken from the
+attention mask, so a request gets the same answer alone or inside a batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import torch  # noqa: E402
+import transformers  # noqa: E402
+from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
+
+from arena.core.cache import Cache  # noqa: E402
+from arena.core.errors import BackendError  # noqa: E402
+from arena.models.base import (  # noqa: E402
+    ChatParams,
+    ChatResponse,
+    GenerateRequest,
+    GenerateResult,
+    LoglikelihoodRequest,
+    LoglikelihoodResult,
+    Message,
+)
+
+IdPair = tuple[list[int], list[int]]
+_DTYPE_KW = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
+
+
+def _fallback_template(messages: Sequence[Message]) -> str:
+    """A plain HUMAN/BOT transcript for tokenizers without a chat template."""
+    lines = []
+    for m in messages:
+        role = {"user": "HUMAN", "assistant": "BOT"}.get(m["role"], m["role"].upper())
+        lines.append(f"{role}: {m['content']}")
+    return "\n".join(lines) + "\nBOT:"
+
+
+def _resolve_device(device: str, model_kwargs: dict) -> str:
+    """'auto' -> cuda when present, else cpu; several GPUs -> device_map='auto'."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and torch.cuda.device_count() > 1:
+        model_kwargs.setdefault("device_map", "auto")
+    return device
+
+
+def _truncate_at_stop(text: str, stop: Sequence[str]) -> str:
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+    return text if cut < 0 else text[:cut]
+
+
+class HFModel:
+    """A causal LM from a local transformers folder; implements ScoringLM and ChatModel.
+
+    Args:
+        path: model folder (or hub id when online).
+        name: display name; defaults to the folder name.
+        tokenizer_path: tokenizer folder when it differs from `path`.
+        tokenizer_kwargs: extra `AutoTokenizer.from_pretrained` arguments.
+        model_kwargs: extra `AutoModelForCausalLM.from_pretrained` arguments.
+        dtype: "auto" (float32 on CPU, the checkpoint's dtype on GPU) or a torch dtype name.
+        device: "auto", "cpu", "cuda", "cuda:1"...
+        max_seq_len: longest sequence fed to the model; longer inputs lose their left part.
+        batch_size: requests per forward pass.
+        system_prompt: system message added to chats that have none.
+        cache: where chat answers are cached (None: no caching).
+    """
+
+    backend = "hf"
+
+    def __init__(
+        self,
+        path: str | Path,
+        name: str | None = None,
+        tokenizer_path: str | Path | None = None,
+        tokenizer_kwargs: dict | None = None,
+        model_kwargs: dict | None = None,
+        dtype: str = "auto",
+        device: str = "auto",
+        max_seq_len: int = 2048,
+        batch_size: int = 8,
+        system_prompt: str | None = None,
+        cache: Cache | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.name = name or Path(self.path).name
+        self.batch_size, self.system_prompt, self.cache = batch_size, system_prompt, cache
+        self._lock = threading.Lock()
+        model_kwargs = dict(model_kwargs or {})
+        self.device = _resolve_device(device, model_kwargs)
+        if dtype == "auto" and self.device == "cpu":
+            dtype = "float32"  # CPUs are slow and inexact in half precision
+        model_kwargs.setdefault(_DTYPE_KW, dtype if dtype == "auto" else getattr(torch, dtype))
+        self.tokenizer = AutoTokenizer.from_pretrained(
+            str(tokenizer_path or path), **(tokenizer_kwargs or {})
+        )
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        try:
+            self.model = AutoModelForCausalLM.from_pretrained(self.path, **model_kwargs)
+        except OSError as exc:
+            raise BackendError(f"cannot load model '{self.path}': {exc}") from exc
+        if "device_map" not in model_kwargs:
+            self.model.to(self.device)
+        self.model.eval()
+        limit = getattr(self.model.config, "max_position_embeddings", None) or max_seq_len
+        self.max_seq_len = min(max_seq_len, limit)
+        self._adds_bos = self._tokenizer_adds_bos()
+        self._keep_kw = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+
+    def __repr__(self) -> str:
+        return f"HFModel({self.name!r}, device={self.device!r})"
+
+    @property
+    def input_device(self) -> torch.device:
+        return self.model.device
+
+    # ----------------------------------------------------------------- tokenizing
+    def _tokenizer_adds_bos(self) -> bool:
+        bos = self.tokenizer.bos_token_id
+        with_special = self.tokenizer("x", add_special_tokens=True)["input_ids"]
+        return bos is not None and bool(with_special) and with_special[0] == bos
+
+    def encode(self, text: str, bos: bool = True) -> list[int]:
+        """Token ids of `text`; BOS first when the tokenizer adds one (never EOS)."""
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        bos_text = self.tokenizer.bos_token
+        # A chat template usually writes the BOS text itself; do not double it.
+        if bos and self._adds_bos and not (bos_text and text.startswith(bos_text)):
+            ids = [self.tokenizer.bos_token_id, *ids]
+        return ids
+
+    def token_ids(self, context: str, continuation: str) -> IdPair:
+        """Token ids of a (context, continuation) pair, tokenized separately.
+
+        Trailing whitespace of the context moves to the continuation (as lm-eval does),
+        so " Paris" is scored as one word token, not a lone space then "Paris".
+        """
+        stripped = context.rstrip()
+        continuation = context[len(stripped) :] + continuation
+        ctx = self.encode(stripped)
+        if not ctx:  # an empty context still needs one token to predict from
+            start = self.tokenizer.bos_token_id
+            ctx = [start if start is not None else self.tokenizer.eos_token_id]
+        return ctx, self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
+
+    # ------------------------------------------------------------- loglikelihood
+    def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        """Summed NLL of each continuation given its context, in request order."""
+        return self.nll_from_ids([self.token_ids(r.context, r.continuation) for r in requests])
+
+    def _window(self, ctx: list[int], cont: list[int]) -> tuple[list[int], list[int]]:
+        """(model input, continuation targets) after cutting the context from the left."""
+        if len(cont) > self.max_seq_len:
+            raise BackendError(
+                f"continuation of {len(cont)} tokens exceeds max_seq_len={self.max_seq_len}"
+            )
+        full = (ctx + cont)[-(self.max_seq_len + 1) :]
+        return full[:-1], cont
+
+    def nll_from_ids(self, pairs: Sequence[IdPair]) -> list[LoglikelihoodResult]:
+        """Score token-id pairs (ctx_ids, cont_ids): sorted, right-padded batches.
+
+        The model sees at most `max_seq_len` tokens; the context loses its left part when
+        needed, the continuation keeps all its tokens.
+        """
+        windows = [self._window(list(c), list(k)) for c, k in pairs]
+        order = sorted(range(len(windows)), key=lambda i: -len(windows[i][0]))
+        results: list[LoglikelihoodResult | None] = [None] * len(windows)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            for i, res in zip(chunk, self._score_batch([windows[i] for i in chunk])):
+                results[i] = res
+        return results  # type: ignore[return-value]
+
+    @torch.inference_mode()
+    def _score_batch(self, rows: list[tuple[list[int], list[int]]]) -> list[LoglikelihoodResult]:
+        width = max(len(inp) for inp, _ in rows)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, (inp, _) in enumerate(rows):
+            ids[r, : len(inp)] = torch.tensor(inp)
+            mask[r, : len(inp)] = 1
+        # Only positions that predict a continuation token need logits: skipping the
+        # rest saves the vocabulary projection on long contexts (and its memory).
+        lo = min((len(inp) - len(cont) for inp, cont in rows if cont), default=width - 1)
+        kwargs: dict[str, Any] = {}
+        if self._keep_kw and lo > 0:
+            kwargs["logits_to_keep"] = torch.arange(lo, width, device=self.input_device)
+        else:
+            lo = 0
+        out = self.model(
+            input_ids=ids.to(self.input_device), attention_mask=mask.to(self.input_device), **kwargs
+        )
+        results = []
+        for r, (inp, cont) in enumerate(rows):
+            if not cont:
+                results.append(LoglikelihoodResult(nll=0.0, n_tokens=0, is_greedy=True))
+                continue
+            first = len(inp) - len(cont) - lo
+            logits = out.logits[r, first : first + len(cont)].float()
+            logprobs = torch.log_softmax(logits, dim=-1)
+            target = torch.tensor(cont, device=logprobs.device)
+            nll = -logprobs.gather(1, target[:, None]).double().sum().item()
+            greedy = bool((logprobs.argmax(-1) == target).all())
+            results.append(LoglikelihoodResult(nll=nll, n_tokens=len(cont), is_greedy=greedy))
+        return results
+
+    # ---------------------------------------------------------------- generation
+    def generate(self, requests: list[GenerateRequest]) -> list[GenerateResult]:
+        """Continue each prompt (greedy when temperature == 0), in request order."""
+        return self._generate(requests)
+
+    def _generate(
+        self, requests: Sequence[GenerateRequest], top_p: float = 1.0, seed: int | None = None
+    ) -> list[GenerateResult]:
+        prompts = [self.encode(r.prompt) for r in requests]
+        # One batch shares max_new_tokens, temperature and stop strings; within a group
+        # the longest prompts go first so padding stays small.
+        groups: dict[tuple, list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault((r.max_new_tokens, r.temperature, tuple(r.stop)), []).append(i)
+        results: list[GenerateResult | None] = [None] * len(requests)
+        with self._lock:
+            if seed is not None:
+                torch.manual_seed(seed)
+            for (max_new, temp, stop), idx in groups.items():
+                idx.sort(key=lambda i: -len(prompts[i]))
+                for s in range(0, len(idx), self.batch_size):
+                    chunk = idx[s : s + self.batch_size]
+                    outs = self._generate_batch(
+                        [prompts[i] for i in chunk], max_new, temp, stop, top_p
+                    )
+                    for i, res in zip(chunk, outs):
+                        results[i] = res
+        return results  # type: ignore[return-value]
+
+    @torch.inference_mode()
+    def _generate_batch(
+        self,
+        prompts: list[list[int]],
+        max_new: int,
+        temp: float,
+        stop: tuple[str, ...],
+        top_p: float,
+    ) -> list[GenerateResult]:
+        keep = max(1, self.max_seq_len - max_new)
+        prompts = [p[-keep:] for p in prompts]
+        width = max(len(p) for p in prompts)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for r, p in enumerate(prompts):
+            ids[r, width - len(p) :] = torch.tensor(p)
+            mask[r, width - len(p) :] = 1
+        sampling = (
+            {"do_sample": True, "temperature": temp, "top_p": top_p}
+            if temp > 0
+            else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        )
+        extra = {"stop_strings": list(stop), "tokenizer": self.tokenizer} if stop else {}
+        eos = self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id
+        out = self.model.generate(
+            input_ids=ids.to(self.input_device),
+            attention_mask=mask.to(self.input_device),
+            max_new_tokens=max_new,
+            pad_token_id=pad,
+            eos_token_id=eos,
+            **sampling,
+            **extra,
+        )
+        eos_ids = set(eos if isinstance(eos, list) else [eos])
+        results = []
+        for r, p in enumerate(prompts):
+            new = out[r, width:].tolist()
+            n = next((j for j, t in enumerate(new) if t in eos_ids), len(new))
+            text = self.tokenizer.decode(new[:n], skip_special_tokens=True)
+            results.append(
+                GenerateResult(
+                    text=_truncate_at_stop(text, stop), prompt_tokens=len(p), completion_tokens=n
+                )
+            )
+        return results
+
+    # ---------------------------------------------------------------------- chat
+    def apply_chat_template(self, messages: Sequence[Message]) -> str:
+        """The prompt text of a chat (the tokenizer's template, else HUMAN/BOT lines)."""
+        messages = list(messages)
+        if self.system_prompt and not any(m["role"] == "system" for m in messages):
+            messages.insert(0, {"role": "system", "content": self.system_prompt})
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
+        return _fallback_template(messages)
+
+    def _chat_requests(
+        self, conversations: Sequence[Sequence[Message]], params: ChatParams
+    ) -> list[GenerateRequest]:
+        stop = tuple(params.stop)
+        if not getattr(self.tokenizer, "chat_template", None):
+            stop += ("\nHUMAN:",)  # a base model would otherwise write the next user turn
+        return [
+            GenerateRequest(
+                self.apply_chat_template(m), params.max_tokens, stop, params.temperature
+            )
+            for m in conversations
+        ]
+
+    def _cache_key(self, messages: Sequence[Message], params: ChatParams) -> str:
+        return Cache.make_key(self.backend, self.path, list(messages), params.to_dict())
+
+    def chat_many(
+        self, conversations: Sequence[Sequence[Message]], params: ChatParams
+    ) -> list[ChatResponse]:
+        """Answer many chats in batches (much faster than one by one on CPU), cached.
+
+        Latency of a fresh answer is its batch's wall time shared equally among its chats.
+        """
+        out: list[ChatResponse | None] = [None] * len(conversations)
+        keys = [self._cache_key(m, params) for m in conversations] if self.cache else []
+        todo = []
+        for i, _ in enumerate(conversations):
+            hit = self.cache.get(keys[i]) if self.cache else None
+            if hit is None:
+                todo.append(i)
+            else:
+                out[i] = ChatResponse(**{**hit, "cached": True, "model": self.name})
+        if todo:
+            reqs = self._chat_requests([conversations[i] for i in todo], params)
+            start = time.perf_counter()
+            gens = self._generate(reqs, top_p=params.top_p, seed=params.seed)
+            latency = (time.perf_counter() - start) / len(todo)
+            for i, g in zip(todo, gens):
+                value = {
+                    "text": g.text,
+                    "prompt_tokens": g.prompt_tokens,
+                    "completion_tokens": g.completion_tokens,
+                    "latency": latency,
+                }
+                if self.cache:
+                    self.cache.put(keys[i], self.backend, self.path, value)
+                out[i] = ChatResponse(**value, cached=False, model=self.name)
+        return out  # type: ignore[return-value]
+
+    async def chat(self, messages: list[Message], params: ChatParams) -> ChatResponse:
+        """Answer one chat without blocking the event loop (generation runs in a thread)."""
+        result = await asyncio.to_thread(self.chat_many, [messages], params)
+        return result[0]
