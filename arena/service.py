@@ -1,0 +1,391 @@
+"""What the rating UI and its HTTP API share: raters, sessions, battles, votes, scores.
+
+All state lives in the store (tables added by migration 2), never in process memory, so
+several `arena ui` processes can share one PostgreSQL and a restart loses no open battle.
+A battle id is issued to one rater; the vote for it is accepted once, in the same
+transaction that writes the `Vote` and the `Battle` (source ``human``) records, and only
+then acknowledged. Model names stay on the server until the vote.
+Accounts and sessions live in `arena.service_auth`; read-only views (leaderboards, progress,
+agreement, export) in `arena.service_views`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from arena.core.records import Answer, Battle, Question, Score, Vote
+from arena.core.store import RECORD_TABLES, Migration, Store, metadata, register_migration
+from arena.service_auth import (
+    ROLES,
+    Accounts,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceError,
+    Session,
+    Unauthorized,
+    User,
+    hash_password,
+    invites_table,
+    sessions_table,
+    users_table,
+    verify_password,
+)
+
+__all__ = [
+    "ROLES",
+    "VERDICTS",
+    "ArenaService",
+    "Conflict",
+    "Forbidden",
+    "Issued",
+    "NotFound",
+    "Reveal",
+    "ServiceError",
+    "Session",
+    "Unauthorized",
+    "User",
+    "hash_password",
+    "verify_password",
+]
+
+# --- tables (migration 2) -------------------------------------------------------------------
+issued_table = sa.Table(
+    "ui_issued",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("rater", sa.String(200), nullable=False, index=True),
+    sa.Column("kind", sa.String(10), nullable=False),  # "pair" or "single"
+    sa.Column("question_set", sa.String(200), nullable=False),
+    sa.Column("question_id", sa.String(200), nullable=False),
+    sa.Column("pair_key", sa.String(500), nullable=False),  # sorted "m1|m2" or the model
+    sa.Column("model_a", sa.String(200), nullable=False),  # shown as A (or the rated model)
+    sa.Column("model_b", sa.String(200), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("done_at", sa.Float, nullable=True),
+    sa.Column("verdict", sa.String(40), nullable=True),
+    # the store, not memory, guarantees "never the same question and pair twice for a rater"
+    sa.UniqueConstraint(
+        "rater", "kind", "question_set", "question_id", "pair_key", name="uq_ui_once"
+    ),
+)
+UI_TABLES = (issued_table, users_table, invites_table, sessions_table)
+
+
+def _create_ui_tables(conn: sa.Connection) -> None:
+    for t in UI_TABLES:
+        t.create(conn, checkfirst=True)
+
+
+register_migration(Migration(2, "ui: issued battles, users, invites, sessions", _create_ui_tables))
+
+# --- what the service hands out ----------------------------------------------------------------
+VERDICTS = {"A": "model_a", "B": "model_b", "tie": "tie", "bothbad": "tie (bothbad)"}
+
+
+@dataclass(frozen=True)
+class Issued:
+    """An anonymous battle (two answers) or single-rating item (one answer): no model names."""
+
+    id: str
+    kind: str
+    question_id: str
+    category: str
+    turns: list[str]
+    answers: list[list[str]]  # [A, B] for a battle, [answer] for a single rating
+
+
+@dataclass(frozen=True)
+class Reveal:
+    id: str
+    models: list[str]
+    verdict: str
+
+
+class ArenaService(Accounts):
+    """Battles, votes and scores for human raters over one question set and some models.
+
+    Args:
+        store: where questions' votes, scores and the UI's state are kept.
+        questions: the question set shown to raters.
+        answers: answers of the models (only models in `models` with an answer are used).
+        models: the models to compare (default: every model with answers).
+        anonymous: allow sessions without an account.
+        seed: seed of the sampler (tests); None draws from the OS.
+        dimensions: optional rubric dimensions of a single rating.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        questions: list[Question],
+        answers: list[Answer],
+        models: list[str] | None = None,
+        *,
+        anonymous: bool = False,
+        seed: int | None = None,
+        dimensions: tuple[str, ...] = ("helpfulness", "correctness", "harmlessness"),
+        session_ttl: float = 7 * 24 * 3600,
+        ci_ttl: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.questions = {q.id: q for q in questions}
+        self.question_set = questions[0].question_set if questions else ""
+        wanted = set(models) if models else {a.model for a in answers}
+        self.answers = {
+            (a.model, a.question_id): a
+            for a in answers
+            if a.model in wanted and a.question_id in self.questions
+        }
+        self.models = sorted({m for m, _ in self.answers})
+        self.anonymous = anonymous
+        self.dimensions = dimensions
+        self.session_ttl = session_ttl
+        self._rng = random.Random(seed)
+        self._rng_lock = threading.Lock()
+        self._ci_ttl = ci_ttl
+        self._ci: tuple[float, dict[str, tuple[float, float]]] = (-1e18, {})
+        self._ci_lock = threading.Lock()
+        self.pairs = {
+            f"{a}|{b}": [
+                q for q in self.questions if (a, q) in self.answers and (b, q) in self.answers
+            ]
+            for a, b in itertools.combinations(self.models, 2)
+        }
+        self.singles = {
+            m: [q for q in self.questions if (m, q) in self.answers] for m in self.models
+        }
+
+    # --- issuing -------------------------------------------------------------------------------
+    def _counts(self, kind: str, rater: str) -> tuple[set, Counter, Counter]:
+        t = issued_table
+        base = (t.c.kind == kind) & (t.c.question_set == self.question_set)
+        with self.store.engine.connect() as conn:
+            seen = {
+                (r[0], r[1])
+                for r in conn.execute(
+                    sa.select(t.c.question_id, t.c.pair_key).where(base & (t.c.rater == rater))
+                )
+            }
+            rows = conn.execute(
+                sa.select(t.c.question_id, t.c.pair_key, sa.func.count())
+                .where(base)
+                .group_by(t.c.question_id, t.c.pair_key)
+            ).all()
+        per_q = Counter({(q, k): n for q, k, n in rows})
+        per_key: Counter = Counter()
+        for (_, k), n in per_q.items():
+            per_key[k] += n
+        return seen, per_key, per_q
+
+    def _open(self, kind: str, rater: str) -> str | None:
+        t = issued_table
+        with self.store.engine.connect() as conn:
+            return conn.execute(
+                sa.select(t.c.id)
+                .where(
+                    t.c.rater == rater,
+                    t.c.kind == kind,
+                    t.c.done_at.is_(None),
+                    t.c.question_set == self.question_set,
+                )
+                .order_by(t.c.created_at)
+                .limit(1)
+            ).scalar()
+
+    def _pick(self, kind: str, rater: str) -> tuple[str, str] | None:
+        """Active sampling: few votes and overlapping CIs first; never a (question, pair) twice."""
+        seen, per_key, per_q = self._counts(kind, rater)
+        options = self.pairs if kind == "pair" else self.singles
+        weights: dict[str, float] = {}
+        for key, qids in options.items():
+            if any((q, key) not in seen for q in qids):
+                overlap = self._cis_overlap(key) if kind == "pair" else True
+                weights[key] = (1.0 if overlap else 0.25) / (1.0 + per_key[key])
+        if not weights:
+            return None
+        with self._rng_lock:
+            key = self._rng.choices(list(weights), list(weights.values()))[0]
+            free = [q for q in options[key] if (q, key) not in seen]
+            fewest = min(per_q[(q, key)] for q in free)
+            return self._rng.choice([q for q in free if per_q[(q, key)] == fewest]), key
+
+    def _cis_overlap(self, key: str) -> bool:
+        a, b = key.split("|")
+        cis = self._human_cis()
+        if a not in cis or b not in cis:
+            return True
+        return cis[a][0] <= cis[b][1] and cis[b][0] <= cis[a][1]
+
+    def _human_cis(self) -> dict[str, tuple[float, float]]:
+        """95% CIs of the human ratings, recomputed at most every `ci_ttl` seconds (a cache)."""
+        stamp, cis = self._ci
+        if time.monotonic() - stamp < self._ci_ttl or not self._ci_lock.acquire(blocking=False):
+            return cis
+        try:
+            from arena.service_views import human_cis
+
+            self._ci = (time.monotonic(), human_cis(self.store))
+        finally:
+            self._ci_lock.release()
+        return self._ci[1]
+
+    def _issue(self, kind: str, rater: str) -> str | None:
+        for _ in range(5):  # a concurrent process may take the same slot: pick again
+            picked = self._pick(kind, rater)
+            if picked is None:
+                return None
+            qid, key = picked
+            shown = key.split("|")
+            with self._rng_lock:
+                self._rng.shuffle(shown)  # which model is A is random
+            row = {
+                "id": uuid.uuid4().hex,
+                "rater": rater,
+                "kind": kind,
+                "question_set": self.question_set,
+                "question_id": qid,
+                "pair_key": key,
+                "model_a": shown[0],
+                "model_b": shown[1] if len(shown) > 1 else None,
+                "created_at": time.time(),
+            }
+            try:
+                with self.store.engine.begin() as conn:
+                    conn.execute(issued_table.insert(), [row])
+                return row["id"]
+            except IntegrityError:
+                continue
+        return None
+
+    def _view(self, issued_id: str) -> Issued:
+        t = issued_table
+        with self.store.engine.connect() as conn:
+            r = conn.execute(sa.select(t).where(t.c.id == issued_id)).mappings().one()
+        q = self.questions[r["question_id"]]
+        models = [r["model_a"]] + ([r["model_b"]] if r["model_b"] else [])
+        answers = [self.answers[(m, q.id)].turns for m in models]
+        return Issued(r["id"], r["kind"], q.id, q.category, list(q.turns), answers)
+
+    def next_battle(self, rater: str) -> Issued | None:
+        """The rater's open battle, or a newly issued one; None when nothing is left."""
+        bid = self._open("pair", rater) or self._issue("pair", rater)
+        return self._view(bid) if bid else None
+
+    def next_single(self, rater: str) -> Issued | None:
+        """The rater's open single-rating item, or a new one; None when nothing is left."""
+        sid = self._open("single", rater) or self._issue("single", rater)
+        return self._view(sid) if sid else None
+
+    # --- recording -----------------------------------------------------------------------------
+    def _close(
+        self, conn: sa.Connection, kind: str, rater: str, issued_id: str, verdict: str
+    ) -> dict:
+        """Mark an issued item done, once; the write comes first so SQLite takes its lock early."""
+        t = issued_table
+        res = conn.execute(
+            t.update()
+            .where(t.c.id == issued_id, t.c.rater == rater, t.c.kind == kind, t.c.done_at.is_(None))
+            .values(done_at=time.time(), verdict=verdict)
+        )
+        row = conn.execute(sa.select(t).where(t.c.id == issued_id)).mappings().first()
+        if res.rowcount != 1:
+            if row is None or row["rater"] != rater or row["kind"] != kind:
+                raise NotFound(f"no {kind} {issued_id!r} was issued to you")
+            raise Conflict(f"{issued_id!r} already has your verdict")
+        return dict(row)
+
+    @staticmethod
+    def _insert(conn: sa.Connection, *records: Vote | Battle | Score) -> None:
+        for rec in records:
+            conn.execute(
+                RECORD_TABLES[rec.table].insert(),
+                [
+                    {
+                        "key": rec.key(),
+                        "run": None,
+                        "created_at": time.time(),
+                        "data": rec.model_dump_json(),
+                    }
+                ],
+            )
+
+    def vote(
+        self, rater: str, battle_id: str, verdict: str, reason: str = "", session: str = ""
+    ) -> Reveal:
+        """Record a verdict (A, B, tie, bothbad) for a battle issued to `rater`, exactly once.
+
+        Returns when the `Vote` and `Battle` rows are committed; then reveals the models.
+        """
+        if verdict not in VERDICTS:
+            raise ServiceError(f"verdict must be one of {', '.join(VERDICTS)}")
+        with self.store.engine.begin() as conn:
+            r = self._close(conn, "pair", rater, battle_id, verdict)
+            q = self.questions[r["question_id"]]
+            turn = len(q.turns)  # the rater sees the whole conversation, as a last-turn judge does
+            vote = Vote(
+                battle_id=battle_id,
+                rater=rater,
+                session=session,
+                question_set=r["question_set"],
+                question_id=q.id,
+                turn=turn,
+                model_a=r["model_a"],
+                model_b=r["model_b"],
+                winner=VERDICTS[verdict],
+                reason=reason[:2000],
+            )
+            battle = Battle(
+                source="human",
+                question_id=q.id,
+                model_a=r["model_a"],
+                model_b=r["model_b"],
+                winner=VERDICTS[verdict],
+                turn=turn,
+                ref=battle_id,
+            )
+            self._insert(conn, vote, battle)
+        return Reveal(battle_id, [r["model_a"], r["model_b"]], verdict)
+
+    def score(
+        self,
+        rater: str,
+        item_id: str,
+        overall: float,
+        dimensions: dict[str, float] | None = None,
+        comment: str = "",
+    ) -> Reveal:
+        """Record a 1-10 rating (plus optional rubric dimensions) of an item issued to `rater`."""
+        dims = dict(dimensions or {})
+        bad = [k for k in dims if k not in self.dimensions]
+        values = [overall, *dims.values()]
+        if bad or any(not (1 <= float(v) <= 10) for v in values):
+            raise ServiceError(f"scores are 1-10 on: overall, {', '.join(self.dimensions)}")
+        with self.store.engine.begin() as conn:
+            r = self._close(conn, "single", rater, item_id, str(overall))
+            q = self.questions[r["question_id"]]
+            self._insert(
+                conn,
+                Score(
+                    source="human",
+                    model=r["model_a"],
+                    question_set=r["question_set"],
+                    question_id=q.id,
+                    category=q.category,
+                    turn=len(q.turns),
+                    score=float(overall),
+                    dimensions={k: float(v) for k, v in dims.items()},
+                    comment=comment[:2000],
+                    ref=item_id,
+                ),
+            )
+        return Reveal(item_id, [r["model_a"]], str(overall))

@@ -1,0 +1,155 @@
+"""Read-only views over the store for the rating UI: leaderboards, progress, agreement, export.
+
+Every function reads the store afresh (several UI processes may write to it) and calls the
+pure functions of `arena.ratings`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import warnings
+from dataclasses import dataclass
+
+import pandas as pd
+
+from arena.core.records import Battle, Vote
+from arena.core.store import Store
+from arena.ratings import (
+    agreement_matrix,
+    battle_count_matrix,
+    bt_leaderboard,
+    pairwise_agreement,
+    pairwise_win_matrix,
+)
+
+BATTLE_COLUMNS = ["source", "question_id", "model_a", "model_b", "winner", "turn"]
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """One leaderboard: ratings with 95% CIs, win-rate and battle-count matrices."""
+
+    source: str
+    table: pd.DataFrame  # model, rating, lower, upper, rank, n_battles
+    win_matrix: pd.DataFrame
+    counts: pd.DataFrame
+
+
+def battles_frame(store: Store) -> pd.DataFrame:
+    """All Battle rows (judges and humans) as a battles table."""
+    rows = [b.model_dump(include=set(BATTLE_COLUMNS)) for b in store.all(Battle)]
+    return pd.DataFrame(rows, columns=BATTLE_COLUMNS)
+
+
+def sources(store: Store) -> list[str]:
+    """Leaderboards on offer: human, each judge, combined (only those with battles)."""
+    present = sorted(set(battles_frame(store)["source"]))
+    judges = [s for s in present if s != "human"]
+    out = (["human"] if "human" in present else []) + judges
+    return out + (["combined"] if len(out) > 1 else [])
+
+
+def leaderboard(
+    store: Store, source: str = "human", n_bootstrap: int = 100, seed: int = 0
+) -> Leaderboard:
+    """Bradley-Terry ratings with bootstrap 95% CIs for one source (or ``combined``)."""
+    df = battles_frame(store)
+    if source != "combined":
+        df = df[df["source"] == source]
+    if df.empty:
+        empty = pd.DataFrame(columns=["model", "rating", "lower", "upper", "rank", "n_battles"])
+        return Leaderboard(source, empty, pd.DataFrame(), pd.DataFrame())
+    with warnings.catch_warnings():  # few votes: separation warnings are expected, CIs show it
+        warnings.simplefilter("ignore")
+        table = bt_leaderboard(df, n_bootstrap=n_bootstrap, seed=seed, allow_disconnected=True)
+    return Leaderboard(source, table, pairwise_win_matrix(df), battle_count_matrix(df))
+
+
+def human_cis(store: Store, n_bootstrap: int = 50) -> dict[str, tuple[float, float]]:
+    """95% CI of each model's human rating (for the battle sampler); {} with no votes."""
+    table = leaderboard(store, "human", n_bootstrap).table
+    return {
+        r.model: (float(r.lower), float(r.upper))
+        for r in table.itertuples()
+        if not (math.isnan(r.lower) or math.isnan(r.upper))
+    }
+
+
+def progress(
+    store: Store, question_set: str, pairs: dict[str, list[str]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Votes per model pair (with how many questions are covered) and per question x pair."""
+    votes = [v for v in store.all(Vote) if v.question_set == question_set]
+    rows = [
+        {"pair": " vs ".join(sorted((v.model_a, v.model_b))), "question_id": v.question_id}
+        for v in votes
+    ]
+    df = pd.DataFrame(rows, columns=["pair", "question_id"])
+    per_pair = pd.DataFrame(
+        [
+            {
+                "pair": key.replace("|", " vs "),
+                "votes": int((df["pair"] == key.replace("|", " vs ")).sum()),
+                "questions covered": df.loc[
+                    df["pair"] == key.replace("|", " vs "), "question_id"
+                ].nunique(),
+                "questions": len(qids),
+            }
+            for key, qids in pairs.items()
+        ]
+    )
+    grid = pd.crosstab(df["question_id"], df["pair"]) if len(df) else pd.DataFrame()
+    return per_pair, grid.reset_index() if len(grid) else grid
+
+
+def agreement_tables(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Inter-rater agreement (rater x rater rate) and judge-human agreement with Cohen's kappa."""
+    votes = store.all(Vote)
+    per_rater = pd.DataFrame(
+        [
+            {
+                "source": v.rater,
+                "question_id": v.question_id,
+                "model_a": v.model_a,
+                "model_b": v.model_b,
+                "winner": v.winner,
+                "turn": v.turn,
+            }
+            for v in votes
+        ],
+        columns=BATTLE_COLUMNS,
+    )
+    raters = agreement_matrix(per_rater) if len(per_rater) else pd.DataFrame()
+    df = battles_frame(store)
+    rows = []
+    for judge in sorted(s for s in set(df["source"]) if s.startswith("judge:")):
+        for ties in (True, False):
+            a = pairwise_agreement(df, judge, "human", include_ties=ties)
+            rows.append(
+                {
+                    "judge": judge,
+                    "ties": "with ties" if ties else "without ties",
+                    "n": a.n,
+                    "agreement": a.rate,
+                    "cohen_kappa": a.kappa,
+                }
+            )
+    cols = ["judge", "ties", "n", "agreement", "cohen_kappa"]
+    return raters.reset_index(names="rater") if len(raters) else raters, pd.DataFrame(
+        rows, columns=cols
+    )
+
+
+def export_votes(store: Store, fmt: str = "csv") -> str:
+    """Every vote as CSV or JSONL text."""
+    votes = store.all(Vote)
+    if fmt == "jsonl":
+        return "".join(v.model_dump_json() + "\n" for v in votes)
+    if fmt != "csv":
+        raise ValueError(f"unknown export format {fmt!r} (csv or jsonl)")
+    rows = [json.loads(v.model_dump_json()) for v in votes]
+    buf = io.StringIO()
+    pd.DataFrame(rows, columns=list(Vote.model_fields)).to_csv(buf, index=False)
+    return buf.getvalue()
