@@ -1,0 +1,235 @@
+"""Run a judge over answers: concurrent for API judges, batched for local HF judges.
+
+Each finished judgment is committed at once, so a killed run loses only the calls in
+flight; a rerun skips every stored judgment (same key) and calls the judge for the rest.
+An unparsable output is retried `parse_retries` times with a new seed (which also misses
+the call cache), then stored with its `parse_error`: counted, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from arena.core.errors import ArenaError, ConfigError
+from arena.core.records import Answer, Judgment, Question
+from arena.core.store import Store
+from judges.answers import _run, is_batched
+from judges.judge import Judge
+from judges.pairwise import all_pairs, baseline_pairs, flip_rate, pairwise_tasks
+from judges.parsers import ParseError
+from judges.single import single_tasks
+from judges.tasks import JudgeTask, find_missing, index_answers
+
+log = logging.getLogger(__name__)
+HF_CHUNK = 32  # judge prompts per batched round (one commit each)
+
+
+@dataclass
+class JudgeReport:
+    """What a judge run did: counts, parse failures, position bias, cost, what was missing."""
+
+    judge: str
+    mode: str
+    tasks: int = 0
+    skipped: int = 0  # already stored
+    new: int = 0
+    parse_failures: int = 0  # among all judgments of this run's tasks (stored ones included)
+    parsed: int = 0
+    retries: int = 0
+    backend_errors: list[str] = field(default_factory=list)
+    missing: list[tuple[str, str]] = field(default_factory=list)  # (model, question id)
+    flip: dict[str, Any] = field(default_factory=dict)
+    cost: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    judgments: list[Judgment] = field(default_factory=list, repr=False)
+
+    @property
+    def parse_success_rate(self) -> float:
+        n = self.parsed + self.parse_failures
+        return self.parsed / n if n else float("nan")
+
+    def summary(self) -> str:
+        lines = [f"judge {self.judge} ({self.mode}): {self.tasks} judgments "
+                 f"({self.skipped} stored before, {self.new} new), parsed {self.parsed}, "
+                 f"parse failures {self.parse_failures} (success {self.parse_success_rate:.1%}), "
+                 f"retries {self.retries}, cost ${self.cost:.4f}"]
+        if self.flip:
+            lines.append(f"position flips: {self.flip['flips']}/{self.flip['pairs']} pairs "
+                         f"(flip rate {self.flip['flip_rate']:.1%})")
+        if self.missing:
+            lines.append(f"missing answers ({len(self.missing)}): " +
+                         ", ".join(f"{m}/{q}" for m, q in self.missing[:20]) +
+                         (" ..." if len(self.missing) > 20 else ""))
+        if self.backend_errors:
+            lines.append(f"backend errors ({len(self.backend_errors)}, not stored; rerun to retry): "
+                         + self.backend_errors[0])
+        return "\n".join(lines)
+
+
+def _finish(task: JudgeTask, judge: Judge, replies: list[Any], parsed: Any, error: str | None) -> Judgment:
+    last = replies[-1]
+    return task.judgment(
+        raw_output=last.text, verdict=parsed.label if parsed else None,
+        score=parsed.score if parsed else None, parse_error=error, attempts=len(replies),
+        prompt_tokens=sum(r.prompt_tokens for r in replies),
+        completion_tokens=sum(r.completion_tokens for r in replies),
+        cost=sum(float(r.extra.get("cost", 0.0)) for r in replies),
+        latency=sum(r.latency for r in replies),
+    )
+
+
+def _try_parse(judge: Judge, text: str) -> tuple[Any, str | None]:
+    try:
+        return judge.parse_output(text), None
+    except ParseError as e:
+        return None, str(e)
+
+
+async def _run_async(judge: Judge, model: Any, tasks: list[JudgeTask], save: Any) -> list[Any]:
+    async def one(task: JudgeTask) -> Judgment:
+        replies, parsed, error = [], None, None
+        for attempt in range(judge.config.parse_retries + 1):
+            replies.append(await model.chat(task.messages, judge.params(attempt)))
+            parsed, error = _try_parse(judge, replies[-1].text)
+            if error is None:
+                break
+        j = _finish(task, judge, replies, parsed, error)
+        await asyncio.to_thread(save, [j])
+        return j
+
+    try:
+        return list(await asyncio.gather(*(one(t) for t in tasks), return_exceptions=True))
+    finally:
+        if hasattr(model, "aclose"):
+            await model.aclose()
+
+
+def _run_batched(judge: Judge, model: Any, tasks: list[JudgeTask], save: Any) -> list[Any]:
+    out: list[Any] = []
+    for start in range(0, len(tasks), HF_CHUNK):
+        chunk = tasks[start : start + HF_CHUNK]
+        replies: list[list[Any]] = [[] for _ in chunk]
+        results: list[tuple[Any, str | None]] = [(None, "not judged")] * len(chunk)
+        pending = list(range(len(chunk)))
+        for attempt in range(judge.config.parse_retries + 1):
+            if not pending:
+                break
+            got = model.chat_many([chunk[i].messages for i in pending], judge.params(attempt))
+            for i, r in zip(pending, got):
+                replies[i].append(r)
+                results[i] = _try_parse(judge, r.text)
+            pending = [i for i in pending if results[i][1] is not None]
+        done = [_finish(t, judge, replies[i], *results[i]) for i, t in enumerate(chunk)]
+        save(done)
+        out.extend(done)
+    return out
+
+
+def _tasks(judge: Judge, judge_name: str, questions: Sequence[Question], answers: list[Answer],
+           models: Sequence[str], baseline: str | None, pairs: Sequence[tuple[str, str]] | None,
+           report: JudgeReport) -> list[JudgeTask]:
+    index = index_answers(answers)
+    if judge.config.mode == "single":
+        report.missing = find_missing(index, questions, models)
+        return single_tasks(judge, judge_name, questions, index, models)
+    baseline = baseline or judge.config.baseline
+    if pairs is None:
+        pairs = baseline_pairs(models, baseline) if baseline else all_pairs(models)
+    used = list(dict.fromkeys(m for p in pairs for m in p))
+    report.missing = find_missing(index, questions, used)
+    return pairwise_tasks(judge, judge_name, questions, index, pairs)
+
+
+def run_judge(judge: Judge, judge_model: Any, questions: Sequence[Question], answers: Sequence[Answer] | None,
+              store: Store, models: Sequence[str], mode: str | None = None, baseline: str | None = None,
+              run: str | None = None, pairs: Sequence[tuple[str, str]] | None = None,
+              retry_failures: bool = False) -> JudgeReport:
+    """Judge the answers of `models` to `questions`; returns a JudgeReport.
+
+    Args:
+        judge: from `load_judge`. judge_model: a ChatModel (API: concurrent calls; HF: batches).
+        questions: questions to judge. answers: their answers (None: read from `store`).
+        store: where judgments are committed one by one. models: model names to judge.
+        mode: must match the judge's mode when given. baseline: pairwise against this model.
+        run: run label. pairs: explicit (model_a, model_b) pairs (m-to-n), overriding the rest.
+        retry_failures: also re-judge stored parse failures (replacing them).
+    """
+    if mode and mode != judge.config.mode:
+        raise ConfigError(f"judge '{judge.name}' is a {judge.config.mode} judge, not {mode}",
+                          str(judge.folder / "judge.yaml"), field="mode")
+    if answers is None:
+        sets = {q.question_set for q in questions}
+        answers = [a for a in store.all(Answer) if a.question_set in sets and a.model in set(models) | {baseline}]
+    report = JudgeReport(judge.judge_id(judge_model.name), judge.config.mode)
+    tasks = _tasks(judge, judge_model.name, questions, list(answers), models, baseline, pairs, report)
+    for m, q in report.missing:
+        log.warning("missing answer: model %s, question %s (not judged)", m, q)
+    stored = {j.key(): j for j in store.all(Judgment, judge=report.judge)}
+    redo = {k for k, j in stored.items() if retry_failures and j.parse_error}
+    todo = [t for t in tasks if t.key not in stored or t.key in redo]
+    report.tasks, report.skipped = len(tasks), len(tasks) - len(todo)
+    log.info("%s: %d judgments, %d stored, %d to run", report.judge, len(tasks), report.skipped, len(todo))
+
+    def save(js: list[Judgment]) -> None:
+        for j in js:
+            if j.key() in redo:
+                store.replace(j, run)
+        store.put_many([j for j in js if j.key() not in redo], run)
+
+    if todo:
+        runner = _run_batched if is_batched(judge_model) else None
+        results = runner(judge, judge_model, todo, save) if runner else _run(_run_async(judge, judge_model, todo, save))
+        for r in results:
+            if isinstance(r, ArenaError):
+                report.backend_errors.append(str(r))
+            elif isinstance(r, BaseException):
+                raise r
+            else:
+                stored[r.key()] = r
+                report.new += 1
+                report.retries += r.attempts - 1
+                report.cost += r.cost
+                report.prompt_tokens += r.prompt_tokens
+                report.completion_tokens += r.completion_tokens
+    return _tally(report, [stored[t.key] for t in tasks if t.key in stored], judge)
+
+
+def _tally(report: JudgeReport, judgments: list[Judgment], judge: Judge) -> JudgeReport:
+    report.judgments = judgments
+    report.parse_failures = sum(1 for j in judgments if j.parse_error)
+    report.parsed = len(judgments) - report.parse_failures
+    if judge.config.mode == "pairwise":
+        report.flip = flip_rate(judgments, judge.config.verdicts).get(report.judge, {})
+    return report
+
+
+def make_judge_model(name: str, base_url: str | None = None, cache: Any = None) -> Any:
+    """A judge ChatModel from the model registry (or any OpenAI-compatible server by URL).
+
+    `gpt-4` and friends use OPENAI_API_KEY and, when set, OPENAI_BASE_URL. A missing key
+    raises MissingKeyError here, before any work starts.
+    """
+    from arena.core.errors import UnknownNameError
+    from arena.core.registry import ModelSpec, resolve_model
+    from arena.models.factory import build_model
+
+    try:
+        spec = resolve_model(name)
+    except UnknownNameError:
+        if not base_url:
+            raise
+        spec = ModelSpec(name=name, backend="openai", model=name)
+    if spec.backend == "openai":
+        env_url = os.environ.get("OPENAI_BASE_URL") if spec.api_key_env == "OPENAI_API_KEY" else None
+        url = base_url or spec.base_url or env_url
+        if url:
+            spec = spec.model_copy(update={"base_url": url})
+    elif base_url:
+        raise ConfigError(f"--judge-base-url needs an API judge; '{name}' is a local {spec.backend} model")
+    return build_model(spec, cache=cache)
