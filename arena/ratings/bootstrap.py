@@ -12,8 +12,10 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.optimize import minimize
 
-from .bradley_terry import DEFAULT_L2, BTFit, fit_bt_dedup, fit_theta, pair_stats, to_elo_scale
+from .bradley_terry import DEFAULT_L2, BTFit, fit_bt_dedup, to_elo_scale
 from .io import DedupBattles, dedup_battles, encode_battles
 
 __all__ = [
@@ -26,10 +28,69 @@ __all__ = [
 ]
 
 
-def multinomial_counts(count: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One bootstrap draw of row counts: resample ``count.sum()`` battles over the rows."""
+def multinomial_counts(
+    count: np.ndarray, rng: np.random.Generator, size: int | None = None
+) -> np.ndarray:
+    """Bootstrap draws of row counts: resample ``count.sum()`` battles over the rows."""
     total = int(count.sum())
-    return rng.multinomial(total, count / total)
+    return rng.multinomial(total, count / total, size=size)
+
+
+def _pair_design(d: DedupBattles) -> tuple[np.ndarray, np.ndarray, sparse.csr_matrix, ...]:
+    """Pairs ``i < j`` seen in ``d`` and sparse maps from row counts to pair totals/wins."""
+    m = len(d.models)
+    lo, hi = np.minimum(d.a, d.b), np.maximum(d.a, d.b)
+    s_lo = np.where(d.a == lo, d.score, 1.0 - d.score)
+    keys, pair = np.unique(lo * m + hi, return_inverse=True)
+    shape = (len(d.count), len(keys))
+    rows = np.arange(len(d.count))
+    to_n = sparse.csr_matrix((d.weight, (rows, pair)), shape=shape)
+    to_w = sparse.csr_matrix((d.weight * s_lo, (rows, pair)), shape=shape)
+    i, j = np.divmod(keys, m)
+    return i, j, to_n, to_w
+
+
+def _batch_loss(x, i, j, inc, n, w, total, lam, shape):
+    """Sum over rounds of each round's BT loss; rounds are independent blocks."""
+    theta = x.reshape(shape)
+    d = theta[:, i] - theta[:, j]
+    loss = (w * np.logaddexp(0.0, -d) + (n - w) * np.logaddexp(0.0, d)).sum(axis=1)
+    g_pair = n / (1.0 + np.exp(-d)) - w
+    grad = (inc.T @ g_pair.T).T / total[:, None] + lam[:, None] * theta
+    value = loss / total + 0.5 * lam * (theta * theta).sum(axis=1)
+    return float(value.sum()), grad.ravel()
+
+
+def fit_theta_batch(
+    i: np.ndarray,
+    j: np.ndarray,
+    n: np.ndarray,
+    w: np.ndarray,
+    x0: np.ndarray,
+    l2: float = DEFAULT_L2,
+) -> np.ndarray:
+    """Fit B independent BT problems (rows of ``n``/``w``, shape ``(B, pairs)``) in one L-BFGS.
+
+    The objective is the sum of the B losses, so its minimum is every round's own minimum;
+    one vectorised evaluation per step replaces B Python-level optimiser loops.
+    """
+    shape = x0.shape
+    m = shape[1]
+    pairs = np.arange(len(i))
+    inc = sparse.csr_matrix(  # +1 at i, -1 at j: pair gradients -> model gradients
+        (np.r_[np.ones(len(i)), -np.ones(len(j))], (np.r_[pairs, pairs], np.r_[i, j])),
+        shape=(len(i), m),
+    )
+    total = np.maximum(n.sum(axis=1), 1e-300)
+    res = minimize(
+        _batch_loss,
+        x0.ravel(),
+        args=(i, j, inc, n, w, total, l2 / total, shape),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10},
+    )
+    return res.x.reshape(shape)
 
 
 def bootstrap_bt(
@@ -45,6 +106,9 @@ def bootstrap_bt(
 ) -> np.ndarray:
     """Bootstrap Bradley-Terry ratings.
 
+    All rounds' multinomial counts are drawn at once, mapped to pair totals with a sparse
+    product and fitted jointly (:func:`fit_theta_batch`), warm-started from the point estimate.
+
     Args:
         fit: the point fit (its deduplicated rows are resampled; it is the warm start).
         n_rounds: number of bootstrap rounds ``B``.
@@ -56,13 +120,14 @@ def bootstrap_bt(
     """
     rng = np.random.default_rng(seed)
     d = fit.dedup
-    x0 = np.nan_to_num(fit.theta)
-    idx = d.models.index(anchor) if anchor is not None else None
-    out = np.empty((n_rounds, len(d.models)))
-    for r in range(n_rounds):
-        theta = fit_theta(pair_stats(d, multinomial_counts(d.count, rng)), x0=x0, l2=l2)
-        out[r] = theta
+    i, j, to_n, to_w = _pair_design(d)
+    counts = multinomial_counts(d.count, rng, size=n_rounds).astype(float)
+    n = (to_n.T @ counts.T).T
+    w = (to_w.T @ counts.T).T
+    x0 = np.tile(np.nan_to_num(fit.theta), (n_rounds, 1))
+    out = fit_theta_batch(i, j, n, w, x0, l2)
     out[:, np.isnan(fit.theta)] = np.nan
+    idx = d.models.index(anchor) if anchor is not None else None
     return to_elo_scale(out, idx, scale, base, init_rating)
 
 
@@ -131,7 +196,7 @@ def bt_leaderboard(
     scale: float = 400.0,
     base: float = 10.0,
     init_rating: float = 1000.0,
-    l2: float = 1e-6,
+    l2: float = DEFAULT_L2,
     allow_disconnected: bool = False,
     level: float = 0.95,
 ) -> pd.DataFrame:

@@ -106,8 +106,9 @@ def _loss_grad(params, rows: _Rows, cw: np.ndarray, total: float, l2: float):
     loss = np.dot(cw * s, np.logaddexp(0.0, -d)) + np.dot(cw * (1 - s), np.logaddexp(0.0, d))
     g = cw * (1.0 / (1.0 + np.exp(-d)) - s)
     g_theta = np.bincount(rows.d.a, g, m) - np.bincount(rows.d.b, g, m)
-    grad = np.concatenate([g_theta, rows.z.T @ g]) / total + l2 * params
-    return loss / total + 0.5 * l2 * params @ params, grad
+    lam = l2 / total  # penalty in units of battles, like fit_bt
+    grad = np.concatenate([g_theta, rows.z.T @ g]) / total + lam * params
+    return loss / total + 0.5 * lam * params @ params, grad
 
 
 def _fit(rows: _Rows, counts: np.ndarray, x0: np.ndarray | None, l2: float) -> np.ndarray:
