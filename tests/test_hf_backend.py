@@ -211,3 +211,20 @@ def test_chat_many_equals_single_chats(model):
     batched = model.chat_many(convs, params)
     single = [asyncio.run(model.chat(c, params)) for c in convs]
     assert [r.text for r in batched] == [r.text for r in single]
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_shared_prefix_equals_naive(tiny_model_dir, batch_size):
+    m = make(tiny_model_dir, batch_size=batch_size)
+    ctx = m.token_ids("Question: What colour is the sky? Answer:", "")[0]
+    conts = [m.token_ids("x", c)[1] for c in CONTINUATIONS]
+    calls = []
+    m.model.register_forward_pre_hook(lambda *a: calls.append(1))
+    fast = m.nll_shared_prefix(ctx, conts)
+    assert len(calls) == 1 + -(-len(conts) // batch_size)  # context once, then option batches
+    naive = m.nll_from_ids([(ctx, c) for c in conts])
+    for f, n in zip(fast, naive):
+        assert f.nll == pytest.approx(n.nll, abs=1e-4)
+        assert (f.n_tokens, f.is_greedy) == (n.n_tokens, n.is_greedy)
+    # The shared cache is not consumed: a second call gives the same numbers.
+    assert m.nll_shared_prefix(ctx, conts) == fast

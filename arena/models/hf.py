@@ -8,6 +8,7 @@ attention mask, so a request gets the same answer alone or inside a batch.
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import os
 import threading
@@ -119,7 +120,10 @@ class HFModel:
         limit = getattr(self.model.config, "max_position_embeddings", None) or max_seq_len
         self.max_seq_len = min(max_seq_len, limit)
         self._adds_bos = self._tokenizer_adds_bos()
-        self._keep_kw = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        params = inspect.signature(self.model.forward).parameters
+        self._keep_kw = "logits_to_keep" in params
+        # transformers 5.2x renamed `past_key_values` to `cache` (the old name warns).
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
 
     def __repr__(self) -> str:
         return f"HFModel({self.name!r}, device={self.device!r})"
@@ -218,6 +222,67 @@ class HFModel:
             nll = -logprobs.gather(1, target[:, None]).double().sum().item()
             greedy = bool((logprobs.argmax(-1) == target).all())
             results.append(LoglikelihoodResult(nll=nll, n_tokens=len(cont), is_greedy=greedy))
+        return results
+
+    def nll_shared_prefix(
+        self, ctx: list[int], conts: Sequence[list[int]]
+    ) -> list[LoglikelihoodResult]:
+        """Score several continuations of one context, encoding the context only once.
+
+        The context's key/value cache is computed once and repeated for each batch of
+        options; equal to `nll_from_ids` within float error. Falls back to it when the
+        pair would need truncation or an option is empty.
+        """
+        if (
+            not self._keep_kw
+            or not ctx
+            or any(not c for c in conts)
+            or (len(ctx) + max(map(len, conts), default=0) > self.max_seq_len + 1)
+        ):
+            return self.nll_from_ids([(ctx, c) for c in conts])
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=torch.tensor([ctx], device=self.input_device),
+                use_cache=True,
+                logits_to_keep=1,
+            )
+        first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+        results = []
+        for s in range(0, len(conts), self.batch_size):
+            chunk = list(conts[s : s + self.batch_size])
+            results += self._score_options(ctx, out[self._cache_kw], first, chunk)
+        return results
+
+    @torch.inference_mode()
+    def _score_options(
+        self, ctx: list[int], past: Any, first: torch.Tensor, conts: list[list[int]]
+    ) -> list[LoglikelihoodResult]:
+        cache = copy.deepcopy(past)  # the model appends to it; keep the shared one intact
+        cache.batch_repeat_interleave(len(conts))
+        width = max(len(c) for c in conts)
+        ids = torch.full((len(conts), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.ones((len(conts), len(ctx) + width), dtype=torch.long)
+        for r, c in enumerate(conts):
+            ids[r, : len(c)] = torch.tensor(c)
+            mask[r, len(ctx) + len(c) :] = 0
+        dev = self.input_device
+        pos = torch.arange(len(ctx), len(ctx) + width, device=dev).expand(len(conts), -1)
+        out = self.model(
+            input_ids=ids.to(dev),
+            attention_mask=mask.to(dev),
+            position_ids=pos,
+            use_cache=True,
+            **{self._cache_kw: cache},
+        )
+        results = []
+        for r, c in enumerate(conts):
+            # The first option token is predicted by the context's last position.
+            rest = torch.log_softmax(out.logits[r, : len(c) - 1].float(), dim=-1)
+            logprobs = torch.cat([first[None].to(rest.device), rest])
+            target = torch.tensor(c, device=logprobs.device)
+            nll = -logprobs.gather(1, target[:, None]).double().sum().item()
+            greedy = bool((logprobs.argmax(-1) == target).all())
+            results.append(LoglikelihoodResult(nll=nll, n_tokens=len(c), is_greedy=greedy))
         return results
 
     # ---------------------------------------------------------------- generation
