@@ -41,20 +41,35 @@ class Cache:
         return content_hash({"b": backend, "m": model, "r": request, "p": params}, 64)
 
     def get(self, key: str) -> Any | None:
+        return self.get_many([key])[0]
+
+    def get_many(self, keys: list[str]) -> list[Any | None]:
+        """Look up many keys in few queries (batches of 500); counts hits and misses."""
+        found: dict[str, Any] = {}
         with self.store.engine.connect() as conn:
-            row = conn.execute(sa.select(cache_table.c.value).where(cache_table.c.key == key)).first()
+            for i in range(0, len(keys), 500):
+                q = sa.select(cache_table.c.key, cache_table.c.value).where(
+                    cache_table.c.key.in_(keys[i : i + 500]))
+                found.update({k: json.loads(v) for k, v in conn.execute(q)})
+        hits = sum(k in found for k in keys)
         with self._lock:
-            if row is None:
-                self.misses += 1
-                return None
-            self.hits += 1
-        return json.loads(row[0])
+            self.hits += hits
+            self.misses += len(keys) - hits
+        return [found.get(k) for k in keys]
+
+    @staticmethod
+    def row(key: str, backend: str, model: str, value: Any) -> dict[str, Any]:
+        """A cache row for `put_many`."""
+        return {"key": key, "backend": backend, "model": model, "created_at": time.time(),
+                "value": json.dumps(value, ensure_ascii=False)}
 
     def put(self, key: str, backend: str, model: str, value: Any) -> None:
-        row = {"key": key, "backend": backend, "model": model, "created_at": time.time(),
-               "value": json.dumps(value, ensure_ascii=False)}
+        self.put_many([self.row(key, backend, model, value)])
+
+    def put_many(self, rows: list[dict[str, Any]]) -> None:
+        """Insert many rows (from `Cache.row`) in one transaction; existing keys are kept."""
         with self.store.engine.begin() as conn:
-            self.store._insert_ignore(conn, cache_table, [row])
+            self.store._insert_ignore(conn, cache_table, rows)
 
     def stats(self) -> dict[str, int]:
         return {"hits": self.hits, "misses": self.misses}

@@ -18,18 +18,15 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import httpx
 import openai
-import sqlalchemy as sa
 
 from arena.core.cache import Cache
 from arena.core.errors import BackendError, MissingKeyError
-from arena.core.store import cache_table
 from arena.models.base import (
     ChatParams,
     ChatResponse,
@@ -110,31 +107,6 @@ class _Batcher:
             for (_, fut), res in zip(batch, results):
                 if not fut.done():
                     fut.set_result(res) if error is None else fut.set_exception(error)
-
-
-def cache_get_many(cache: Cache, keys: list[str]) -> list[Any | None]:
-    """Look up many keys in one query; counts hits and misses like `Cache.get`."""
-    found: dict[str, Any] = {}
-    with cache.store.engine.connect() as conn:
-        for i in range(0, len(keys), 500):
-            q = sa.select(cache_table.c.key, cache_table.c.value).where(
-                cache_table.c.key.in_(keys[i : i + 500]))
-            found.update({k: json.loads(v) for k, v in conn.execute(q)})
-    hits = sum(k in found for k in keys)
-    cache.hits += hits
-    cache.misses += len(keys) - hits
-    return [found.get(k) for k in keys]
-
-
-def cache_put_many(cache: Cache, rows: list[dict]) -> list[None]:
-    """Insert many cache rows in one transaction (existing keys are kept)."""
-    with cache.store.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        conn.execute(insert(cache_table).on_conflict_do_nothing(), rows)
-    return [None] * len(rows)
 
 
 class OpenAICompatModel:
@@ -276,8 +248,8 @@ class OpenAICompatModel:
         pair = self._cache_io.get(loop)
         if pair is None:
             assert self.cache is not None
-            pair = self._cache_io[loop] = (_Batcher(partial(cache_get_many, self.cache)),
-                                           _Batcher(partial(cache_put_many, self.cache)))
+            pair = self._cache_io[loop] = (_Batcher(self.cache.get_many),
+                                           _Batcher(self._put_rows))
         return pair
 
     async def _cached(self, key: str | None) -> Any | None:
@@ -288,12 +260,16 @@ class OpenAICompatModel:
     async def _store(self, key: str | None, kind: str, value: Any) -> None:
         if self.cache is None or key is None:
             return
-        row = {"key": key, "backend": kind, "model": f"{self.base_url}|{self.model}",
-               "created_at": time.time(), "value": json.dumps(value, ensure_ascii=False)}
+        row = Cache.row(key, kind, f"{self.base_url}|{self.model}", value)
         try:
             await self._batchers()[1].submit(row)
         except Exception as e:  # a result we could not cache is still a result
             log.warning("%s: could not write the cache: %s", self.name, e)
+
+    def _put_rows(self, rows: list[dict]) -> list[None]:
+        assert self.cache is not None
+        self.cache.put_many(rows)
+        return [None] * len(rows)
 
     def _cost(self, pt: int, ct: int) -> float:
         return (pt * self.price_in + ct * self.price_out) / 1e6
