@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "judges.cli",
     "ui.cli",
     "arena.pipeline_cli",
+    "arena.report.cli",
 )
 
 

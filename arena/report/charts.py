@@ -1,0 +1,115 @@
+"""Plotly figures of the report, as HTML fragments.
+
+plotly.js is embedded once, inline, in the first figure of the page (no CDN: the report
+must open offline and make no network request). Every string handed to plotly is
+HTML-escaped first, because plotly renders a subset of HTML in labels and model names are
+untrusted; plotly turns the entities back into the literal characters on screen.
+"""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import plotly.graph_objects as go
+
+# Tableau 10: distinct, print-friendly, colour-blind-aware ordering.
+PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2",
+           "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC"]
+FONT = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+PLOT_CONFIG = {"displaylogo": False, "responsive": True,
+               "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"]}
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+class FigureWriter:
+    """Turns figures into HTML; only the first one carries plotly.js."""
+
+    def __init__(self) -> None:
+        self.included = False
+
+    def __call__(self, fig: go.Figure, div_id: str) -> str:
+        fig.update_layout(
+            template="plotly_white", font={"family": FONT, "size": 13, "color": "#1f2933"},
+            margin={"l": 10, "r": 10, "t": 40, "b": 10}, paper_bgcolor="rgba(0,0,0,0)",
+            legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        )
+        fig.update_xaxes(automargin=True)
+        fig.update_yaxes(automargin=True)
+        frag = fig.to_html(full_html=False, include_plotlyjs=not self.included,
+                           include_mathjax=False, div_id=div_id, config=PLOT_CONFIG,
+                           default_height=f"{fig.layout.height or 380}px")
+        self.included = True
+        return f'<div class="figure">{frag}</div>'
+
+
+def model_colors(models: list[str]) -> dict[str, str]:
+    return {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(sorted(models))}
+
+
+def objective_bars(table: pd.DataFrame, label_cols: list[str]) -> go.Figure | None:
+    """Grouped bars: one group per dataset (or group row), one bar per model."""
+    models = [c for c in table.columns if c not in label_cols and c != "n"]
+    if table.empty or not models:
+        return None
+    multi = table.groupby("dataset")["metric"].transform("nunique") > 1
+    labels = [f"{d} · {m}" if x else str(d) for d, m, x in zip(table["dataset"], table["metric"], multi)]
+    colors = model_colors(models)
+    fig = go.Figure()
+    for m in models:
+        fig.add_bar(name=esc(m), x=[esc(v) for v in labels], y=table[m], marker_color=colors[m],
+                    hovertemplate="%{x}<br>%{fullData.name}: %{y:.2f}<extra></extra>")
+    fig.update_layout(barmode="group", height=380, yaxis_title="score",
+                      bargap=0.25, bargroupgap=0.05)
+    return fig
+
+
+def rating_errorbars(boards: dict[str, pd.DataFrame]) -> go.Figure | None:
+    """Bradley-Terry rating per model with its 95% CI, one marker colour per source."""
+    if not boards:
+        return None
+    order = list(next(iter(reversed(boards.values())))["model"])[::-1]  # combined, best on top
+    fig = go.Figure()
+    for i, (label, lb) in enumerate(boards.items()):
+        fig.add_scatter(
+            name=esc(label), y=[esc(m) for m in lb["model"]], x=lb["rating"], mode="markers",
+            marker={"size": 10, "color": PALETTE[i % len(PALETTE)]},
+            error_x={"type": "data", "symmetric": False, "array": lb["ci high"] - lb["rating"],
+                     "arrayminus": lb["rating"] - lb["ci low"], "thickness": 1.5, "width": 4},
+            hovertemplate="%{y}: %{x:.1f}<extra>%{fullData.name}</extra>",
+        )
+    fig.update_layout(scattermode="group", height=120 + 60 * len(order), xaxis_title="rating (Elo scale)",
+                      yaxis={"categoryorder": "array", "categoryarray": [esc(m) for m in order]})
+    return fig
+
+
+def win_heatmap(matrix: pd.DataFrame, title: str) -> go.Figure:
+    """Row model's win share against the column model."""
+    models = [esc(m) for m in matrix["model"]]
+    z = matrix.drop(columns="model").to_numpy(float)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=models, y=models, zmin=0, zmax=1, zmid=0.5, colorscale="RdBu",
+        texttemplate="%{z:.2f}", hovertemplate="%{y} vs %{x}: %{z:.2f}<extra></extra>",
+        colorbar={"thickness": 10, "len": 0.8},
+    ))
+    fig.update_layout(title={"text": esc(title), "font": {"size": 14}}, height=140 + 50 * len(models),
+                      xaxis={"side": "bottom", "title": "opponent"},
+                      yaxis={"autorange": "reversed", "title": "model"})
+    return fig
+
+
+def stage_bars(stages: pd.DataFrame) -> go.Figure | None:
+    """Seconds per stage (the total row left out)."""
+    df = stages[stages["stage"] != "total"].dropna(subset=["seconds"])
+    if df.empty:
+        return None
+    fig = go.Figure(go.Bar(
+        y=[esc(s) for s in df["stage"]], x=df["seconds"], orientation="h", marker_color=PALETTE[0],
+        hovertemplate="%{y}: %{x:.1f} s<extra></extra>",
+    ))
+    fig.update_layout(height=100 + 40 * len(df), xaxis_title="seconds",
+                      yaxis={"autorange": "reversed"})
+    return fig

@@ -1,0 +1,318 @@
+"""The report's numbers: every table as a pandas DataFrame, computed once from the store.
+
+The CSV, TXT, MD and HTML outputs are all rendered from the same :class:`ReportTable` objects
+(and from the same formatted strings, see :meth:`ReportTable.formatted`), so they cannot
+disagree. Objective tables follow OpenCompass (``dataset | version | metric | mode | <models>``);
+subjective tables come from :mod:`arena.ratings`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from arena import ratings
+from arena.core.records import Battle, DatasetResult, Judgment, Score
+from arena.core.store import Store
+
+MISSING = "-"  # how an absent number is shown in TXT, MD and HTML (empty in CSV)
+
+
+@dataclass
+class ReportTable:
+    """One table of the report.
+
+    Attributes:
+        id: stable identifier (also the HTML element id of the table).
+        section: id of the report section the table belongs to.
+        title: human title.
+        frame: the numbers (index is ignored; put labels in columns).
+        decimals: decimals per float column (default 2).
+        note: one line shown under the title.
+    """
+
+    id: str
+    section: str
+    title: str
+    frame: pd.DataFrame
+    decimals: dict[str, int] = field(default_factory=dict)
+    note: str = ""
+
+    def formatted(self, missing: str = MISSING) -> pd.DataFrame:
+        """Every cell as the exact string all outputs show (``missing`` for NaN/None)."""
+        out = pd.DataFrame(index=range(len(self.frame)))
+        for col in self.frame.columns:
+            d = self.decimals.get(str(col), 2)
+            out[str(col)] = [_fmt(v, d, missing) for v in self.frame[col].tolist()]
+        return out
+
+    def numeric_columns(self) -> set[str]:
+        return {str(c) for c in self.frame.columns if pd.api.types.is_numeric_dtype(self.frame[c])}
+
+
+def _fmt(v: Any, decimals: int, missing: str) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return missing
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.{decimals}f}"
+    return str(v)
+
+
+@dataclass
+class Frames:
+    """The store's records as DataFrames (one per record type)."""
+
+    results: pd.DataFrame
+    battles: pd.DataFrame
+    scores: pd.DataFrame
+    judgments: pd.DataFrame
+
+
+def load_frames(store: Store, run: str | None = None) -> Frames:
+    """Read DatasetResult, Battle, Score and Judgment records (optionally of one run).
+
+    Battle ``features`` are flattened to columns (``len_a``/``len_b`` feed length control).
+    """
+    battles = store.frame(Battle, run)
+    if len(battles) and "features" in battles.columns:
+        feats = pd.DataFrame(battles["features"].tolist(), index=battles.index)
+        battles = pd.concat([battles.drop(columns="features"), feats], axis=1)
+    return Frames(
+        results=store.frame(DatasetResult, run),
+        battles=battles,
+        scores=store.frame(Score, run),
+        judgments=store.frame(Judgment, run),
+    )
+
+
+# --------------------------------------------------------------------------- objective
+
+
+def _objective_pivot(results: pd.DataFrame, index: list[str]) -> pd.DataFrame:
+    models = sorted(results["model"].unique())
+    df = results.assign(version=results["version"].fillna("").replace("", MISSING))
+    wide = df.pivot_table(index=index, columns="model", values="value", aggfunc="mean", sort=True)
+    wide = wide.reindex(columns=models).reset_index()
+    wide.columns.name = None
+    return wide
+
+
+def _whole_dataset_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows for whole datasets: the subset-less result, else the n-weighted subset mean."""
+    keys = ["model", "dataset", "version", "metric", "mode"]
+    whole = results[results["subset"].isna()]
+    have = set(map(tuple, whole[keys].astype(str).to_numpy()))
+    parts = results[results["subset"].notna()]
+    parts = parts[[tuple(r) not in have for r in parts[keys].astype(str).to_numpy()]]
+    if len(parts):
+        w = parts.assign(wv=parts["value"] * parts["n"])
+        agg = w.groupby(keys, sort=True)[["wv", "n"]].sum().reset_index()
+        agg["value"] = agg["wv"] / agg["n"].where(agg["n"] > 0)
+        whole = pd.concat([whole, agg.drop(columns="wv")], ignore_index=True)
+    return whole
+
+
+def objective_table(results: pd.DataFrame, groups: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """``dataset | version | metric | mode | <models>``, plus one naive-average row per group.
+
+    A group row averages, per model, the first metric of each member dataset (as
+    OpenCompass's summarizer does); its metric is ``naive_average``.
+    """
+    if results.empty:
+        return pd.DataFrame(columns=["dataset", "version", "metric", "mode"])
+    whole = _whole_dataset_rows(results)
+    table = _objective_pivot(whole, ["dataset", "version", "metric", "mode"])
+    rows = [table]
+    models = [c for c in table.columns if c not in ("dataset", "version", "metric", "mode")]
+    for name, members in (groups or {}).items():
+        sub = table[table["dataset"].isin(members)].drop_duplicates("dataset")
+        if sub.empty:
+            continue
+        modes = sorted(set(sub["mode"]))
+        row = {"dataset": name, "version": MISSING, "metric": "naive_average",
+               "mode": modes[0] if len(modes) == 1 else "mixed"}
+        row.update({m: sub[m].mean() if sub[m].notna().all() else np.nan for m in models})
+        rows.append(pd.DataFrame([row]))
+    return pd.concat(rows, ignore_index=True)
+
+
+def subset_table(results: pd.DataFrame) -> pd.DataFrame:
+    """``dataset | subset | metric | mode | <models> | n`` for results that name a subset."""
+    parts = results[results["subset"].notna()] if len(results) else results
+    if parts.empty:
+        return pd.DataFrame(columns=["dataset", "subset", "metric", "mode"])
+    wide = _objective_pivot(parts, ["dataset", "subset", "metric", "mode"])
+    n = parts.groupby(["dataset", "subset", "metric", "mode"])["n"].max().reset_index()
+    return wide.merge(n, on=["dataset", "subset", "metric", "mode"], how="left")
+
+
+# --------------------------------------------------------------------------- subjective
+
+
+def source_label(source: str) -> str:
+    return source.split(":", 1)[1] if source.startswith("judge:") else source
+
+
+def battle_sources(battles: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(label, battles) for each judge, then human, then all sources combined."""
+    if battles.empty:
+        return []
+    srcs = sorted(battles["source"].unique(), key=lambda s: (not s.startswith("judge:"), s))
+    out = [(s, battles[battles["source"] == s]) for s in srcs]
+    if len(srcs) > 1:
+        out.append(("combined", battles))
+    return out
+
+
+def leaderboard(
+    battles: pd.DataFrame, *, baseline: str | None = None, n_bootstrap: int = 200, seed: int = 0
+) -> pd.DataFrame:
+    """``rank | model | rating | ci low | ci high | battles`` (+ win rates vs ``baseline``).
+
+    Ratings are Bradley-Terry on the Elo scale (mean 1000) with 95% bootstrap intervals;
+    rank counts the models whose interval lies wholly above (LMSYS style).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ratings.SeparationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        lb = ratings.bt_leaderboard(
+            battles, n_bootstrap=n_bootstrap, seed=seed, allow_disconnected=True
+        )
+    lb = lb.rename(columns={"lower": "ci low", "upper": "ci high", "n_battles": "battles"})
+    lb = lb[["rank", "model", "rating", "ci low", "ci high", "battles"]]
+    if baseline and ((battles["model_a"] == baseline) | (battles["model_b"] == baseline)).any():
+        wr = ratings.win_rate_vs_baseline(battles, baseline)
+        lb["win rate %"] = lb["model"].map(wr["win_rate"])
+        if {"len_a", "len_b"} <= set(battles.columns) and battles[["len_a", "len_b"]].notna().all().all():
+            try:
+                lc = ratings.length_controlled_win_rate(battles, baseline)
+                lb["lc win rate %"] = lb["model"].map(lc["length_controlled_winrate"])
+            except (KeyError, ValueError):  # too few battles to fit the GLM: leave it out
+                pass
+    return lb
+
+
+def score_table(scores: pd.DataFrame, *, n_bootstrap: int = 200, seed: int = 0) -> pd.DataFrame:
+    """``category | model | score | ci low | ci high | questions`` (overall first)."""
+    agg = ratings.aggregate_scores(scores, n_bootstrap=n_bootstrap, seed=seed)
+    agg = agg.rename(columns={"lower": "ci low", "upper": "ci high", "n_questions": "questions"})
+    return agg[["category", "model", "score", "ci low", "ci high", "questions"]]
+
+
+def win_matrix(battles: pd.DataFrame) -> pd.DataFrame:
+    """Win fraction of the row model against the column model (ties half), ``model`` first."""
+    mat = ratings.pairwise_win_matrix(battles)
+    out = mat.reset_index(names="model")
+    out.columns = [str(c) for c in out.columns]
+    return out
+
+
+# --------------------------------------------------------------------------- judges
+
+
+_VERDICT = {"a": "model_a", "model_a": "model_a", "b": "model_b", "model_b": "model_b",
+            "tie": "tie", "tie (bothbad)": "tie (bothbad)", "tie_bothbad": "tie (bothbad)"}
+_SWAP = {"model_a": "model_b", "model_b": "model_a"}
+
+
+def judgment_battles(judgments: pd.DataFrame) -> pd.DataFrame:
+    """Parsed pairwise judgments as battles whose ``model_a`` is the answer shown first.
+
+    A Judgment names the pair (``model_a``, ``model_b``) and the ``order`` shown; its
+    verdict is in terms of the pair, so a ``BA`` judgment is swapped here to put the
+    answer shown first in ``model_a`` (what :func:`arena.ratings.position_flip_rate` needs).
+    """
+    cols = ["source", "question_id", "turn", "model_a", "model_b", "winner"]
+    if judgments.empty:
+        return pd.DataFrame(columns=cols)
+    j = judgments[(judgments["mode"] == "pairwise") & judgments["parse_error"].isna()]
+    j = j[j["verdict"].notna() & j["model_b"].notna()]
+    winner = j["verdict"].astype(str).str.strip().str.lower().map(_VERDICT)
+    j, winner = j[winner.notna()], winner[winner.notna()]
+    ba = (j["order"] == "BA").to_numpy()
+    return pd.DataFrame({
+        "source": "judge:" + j["judge"],
+        "question_id": j["question_id"].astype(str),
+        "turn": j["turn"],
+        "model_a": np.where(ba, j["model_b"], j["model_a"]),
+        "model_b": np.where(ba, j["model_a"], j["model_b"]),
+        "winner": np.where(ba, winner.map(lambda w: _SWAP.get(w, w)), winner),
+    })
+
+
+def judge_diagnostics(judgments: pd.DataFrame, battles: pd.DataFrame) -> pd.DataFrame:
+    """Per judge: calls, parse failures, position-bias flip rate, agreement with humans, cost."""
+    if judgments.empty:
+        return pd.DataFrame(columns=["judge", "calls", "parse failures"])
+    shown = judgment_battles(judgments)
+    has_human = not battles.empty and (battles["source"] == "human").any()
+    rows = []
+    for judge, g in judgments.groupby("judge", sort=True):
+        fails = int(g["parse_error"].notna().sum())
+        row: dict[str, Any] = {"judge": judge, "calls": len(g), "parse failures": fails,
+                               "parse fail %": 100.0 * fails / len(g)}
+        bias = ratings.position_flip_rate(shown[shown["source"] == f"judge:{judge}"])
+        row["pairs in both orders"] = bias.n_pairs
+        row["flip %"] = 100.0 * bias.flip_rate if bias.n_pairs else np.nan
+        row["kappa vs human"] = row["agree % vs human"] = np.nan
+        row["n vs human"] = 0
+        if has_human and (battles["source"] == f"judge:{judge}").any():
+            ag = ratings.pairwise_agreement(battles, f"judge:{judge}", "human")
+            row.update({"kappa vs human": ag.kappa, "agree % vs human": 100.0 * ag.rate,
+                        "n vs human": ag.n})
+        row["tokens"] = int(g["prompt_tokens"].sum() + g["completion_tokens"].sum())
+        row["cost"] = float(g["cost"].sum())
+        row["latency s"] = float(g["latency"].mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def parse_failure_examples(judgments: pd.DataFrame, limit: int = 8, width: int = 160) -> pd.DataFrame:
+    """A few failed judgments with the error and the start of the (untrusted) raw output."""
+    cols = ["judge", "question", "models", "error", "raw output"]
+    if judgments.empty:
+        return pd.DataFrame(columns=cols)
+    bad = judgments[judgments["parse_error"].notna()].head(limit)
+    raw = bad["raw_output"].fillna("").astype(str)
+    return pd.DataFrame({
+        "judge": bad["judge"],
+        "question": bad["question_id"].astype(str),
+        "models": bad["model_a"] + " vs " + bad["model_b"].fillna(MISSING),
+        "error": bad["parse_error"].astype(str),
+        "raw output": [r if len(r) <= width else r[: width - 1] + "…" for r in raw],
+    }).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def stage_table(stage_stats: dict[str, dict[str, Any]] | None) -> pd.DataFrame:
+    """``stage | seconds | calls | cached | tokens | cost`` with a total row."""
+    cols = ["seconds", "calls", "cached", "tokens", "cost"]
+    if not stage_stats:
+        return pd.DataFrame(columns=["stage", *cols])
+    rows = [{"stage": str(s), **{c: (v or {}).get(c) for c in cols}} for s, v in stage_stats.items()]
+    df = pd.DataFrame(rows)
+    for c in cols:
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    total = {"stage": "total", **{c: df[c].sum(min_count=1) for c in cols}}
+    df = pd.concat([df, pd.DataFrame([total])], ignore_index=True)
+    for c in ("calls", "cached", "tokens"):
+        if df[c].notna().all():
+            df[c] = df[c].astype(int)
+    return df
+
+
+def to_jsonable(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a table as JSON-ready dicts (NaN becomes null)."""
+    return json.loads(frame.to_json(orient="records"))
