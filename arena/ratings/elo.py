@@ -47,19 +47,36 @@ def elo_ratings(
         Final ratings, shape ``(n_models,)``.
     """
     c = math.log(base) / scale
-    kc = k * c
-    step = kc if weight is None else kc * np.asarray(weight, float)
-    gain = (np.asarray(score, float) * step).tolist()  # K*S_a, precomputed
-    steps = np.broadcast_to(step, np.shape(score)).tolist()
-    r = [init_rating * c] * n_models
+    r = [init_rating * c] * n_models  # natural units: exp() replaces base ** (x / scale)
+    if weight is None:
+        _loop_constant_k(a.tolist(), b.tolist(), (np.asarray(score) * (k * c)).tolist(), k * c, r)
+    else:
+        step = k * c * np.asarray(weight, float)
+        _loop_weighted(
+            a.tolist(), b.tolist(), (np.asarray(score) * step).tolist(), step.tolist(), r
+        )
+    return np.asarray(r) / c
+
+
+def _loop_constant_k(a: list, b: list, gain: list, kc: float, r: list) -> None:
+    """The hot loop: ``gain = K * S_a``; ``r`` (natural units) is updated in place."""
     exp = math.exp
-    for i, j, g, s in zip(a.tolist(), b.tolist(), gain, steps):
+    for i, j, g in zip(a, b, gain):
+        ri = r[i]
+        rj = r[j]
+        delta = g - kc / (1.0 + exp(rj - ri))
+        r[i] = ri + delta
+        r[j] = rj - delta
+
+
+def _loop_weighted(a: list, b: list, gain: list, steps: list, r: list) -> None:
+    exp = math.exp
+    for i, j, g, s in zip(a, b, gain, steps):
         ri = r[i]
         rj = r[j]
         delta = g - s / (1.0 + exp(rj - ri))
         r[i] = ri + delta
         r[j] = rj - delta
-    return np.asarray(r) / c
 
 
 def compute_elo(

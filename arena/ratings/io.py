@@ -89,22 +89,32 @@ class DedupBattles:
         return int(self.count.sum())
 
 
+def _check_columns(battles: pd.DataFrame) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in battles.columns]
+    if missing:
+        raise BattleFormatError(f"battles table is missing column(s) {missing}")
+
+
+def _bad_winner(battles: pd.DataFrame, bad_values: list) -> BattleFormatError:
+    bad = battles["winner"].isin(bad_values).to_numpy()
+    row = battles.index[bad][0]
+    return BattleFormatError(
+        f"row {row}, field 'winner': {battles['winner'][row]!r} is not one of "
+        f"{sorted(WINNER_SCORES)}"
+    )
+
+
 def validate_battles(battles: pd.DataFrame) -> None:
     """Check the columns and winner values of a battles table.
 
     Raises:
         BattleFormatError: naming the missing column or the first bad row and value.
     """
-    missing = [c for c in REQUIRED_COLUMNS if c not in battles.columns]
-    if missing:
-        raise BattleFormatError(f"battles table is missing column(s) {missing}")
-    bad = ~battles["winner"].isin(list(WINNER_SCORES))
-    if bad.any():
-        row = battles.index[bad.to_numpy()][0]
-        raise BattleFormatError(
-            f"row {row}, field 'winner': {battles['winner'][row]!r} is not one of "
-            f"{sorted(WINNER_SCORES)}"
-        )
+    _check_columns(battles)
+    values = pd.unique(battles["winner"])
+    bad = [v for v in values if not isinstance(v, str) or v not in WINNER_SCORES]
+    if bad:
+        raise _bad_winner(battles, bad)
 
 
 def encode_battles(battles: pd.DataFrame, models: list[str] | None = None) -> EncodedBattles:
@@ -113,18 +123,25 @@ def encode_battles(battles: pd.DataFrame, models: list[str] | None = None) -> En
     Args:
         battles: battles table (see module docstring).
         models: optional full model list; models without battles keep a code.
+
+    Raises:
+        BattleFormatError: a column is missing or a winner value is unknown.
     """
-    validate_battles(battles)
+    _check_columns(battles)
     n = len(battles)
-    names = pd.concat([battles["model_a"], battles["model_b"]], ignore_index=True).astype(str)
-    codes, uniques = pd.factorize(names)
-    all_models = sorted(set(uniques.tolist()) | set(models or []))
-    remap = pd.Index(all_models).get_indexer(uniques)
-    codes = remap[codes]
+    codes_a, uniq_a = pd.factorize(battles["model_a"])
+    codes_b, uniq_b = pd.factorize(battles["model_b"])
+    all_models = sorted({str(x) for x in uniq_a} | {str(x) for x in uniq_b} | set(models or []))
+    index = pd.Index(all_models)
+    a = index.get_indexer([str(x) for x in uniq_a])[codes_a]
+    b = index.get_indexer([str(x) for x in uniq_b])[codes_b]
     wcodes, wuniques = pd.factorize(battles["winner"])
+    bad = [w for w in wuniques if not isinstance(w, str) or w not in WINNER_SCORES]
+    if bad or (wcodes < 0).any():
+        raise _bad_winner(battles, bad or [None])
     score = np.array([WINNER_SCORES[w] for w in wuniques], dtype=float)[wcodes]
     weight = battles["weight"].to_numpy(dtype=float) if "weight" in battles.columns else np.ones(n)
-    return EncodedBattles(all_models, codes[:n], codes[n:], score, weight)
+    return EncodedBattles(all_models, a, b, score, weight)
 
 
 def dedup_battles(battles: pd.DataFrame | EncodedBattles) -> DedupBattles:
