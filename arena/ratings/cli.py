@@ -48,6 +48,12 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
 def _emit(df: pd.DataFrame, fields: tuple[str, ...], as_json: bool, title: str) -> None:
     if as_json:
         models = {str(name): {f: _clean(row[f]) for f in fields} for name, row in df.iterrows()}
@@ -59,7 +65,7 @@ def _emit(df: pd.DataFrame, fields: tuple[str, ...], as_json: bool, title: str) 
         table.add_column(f, justify="right")
     for name, row in df.iterrows():
         cells = [_clean(row[f]) for f in fields]
-        table.add_row(str(name), *("-" if c is None else f"{c:.4g}" for c in cells))
+        table.add_row(str(name), *(_fmt(c) for c in cells))
     Console().print(table)
 
 
