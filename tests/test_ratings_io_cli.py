@@ -157,6 +157,7 @@ def test_cli_bt_and_elo_json(arena_file: Path):
     assert set(models) == {"A", "B", "C"}
     assert set(models["A"]) == {"rating", "lower", "upper", "rank", "n_battles"}
     assert models["A"]["n_battles"] == 8 and models["A"]["rank"] == 1
+    assert isinstance(models["A"]["rank"], int) and isinstance(models["A"]["rating"], float)
     res = RUNNER.invoke(app, ["elo", str(arena_file), "--bootstrap", "0", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["models"]["A"]["lower"] is None

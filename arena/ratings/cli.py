@@ -40,12 +40,15 @@ RATING_FIELDS = ("rating", "lower", "upper", "rank", "n_battles")
 WINRATE_FIELDS = (*WINRATE_COLUMNS, "length_controlled_winrate")
 
 
-def _clean(value: Any) -> Any:
+INT_FIELDS = {"rank", "n_battles", "n_wins", "n_wins_base", "n_draws", "n_total"}
+
+
+def _clean(value: Any, field: str = "") -> Any:
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
         return None
-    return value
+    return int(value) if field in INT_FIELDS else value
 
 
 def _fmt(value: Any) -> str:
@@ -56,7 +59,7 @@ def _fmt(value: Any) -> str:
 
 def _emit(df: pd.DataFrame, fields: tuple[str, ...], as_json: bool, title: str) -> None:
     if as_json:
-        models = {str(name): {f: _clean(row[f]) for f in fields} for name, row in df.iterrows()}
+        models = {str(name): {f: _clean(row[f], f) for f in fields} for name, row in df.iterrows()}
         typer.echo(json.dumps({"models": models}, indent=2))
         return
     table = Table(title=title)
@@ -64,7 +67,7 @@ def _emit(df: pd.DataFrame, fields: tuple[str, ...], as_json: bool, title: str) 
     for f in fields:
         table.add_column(f, justify="right")
     for name, row in df.iterrows():
-        cells = [_clean(row[f]) for f in fields]
+        cells = [_clean(row[f], f) for f in fields]
         table.add_row(str(name), *(_fmt(c) for c in cells))
     Console().print(table)
 
