@@ -121,9 +121,10 @@ def judgments_to_battles(judgments: Iterable[Judgment], judge: Judge | None = No
     (`inconsistent: tie`) or half a win each (`half`: two battles of weight 0.5).
     Parse failures give no battle (they are counted in the JudgeReport).
     """
-    verdicts = judge.config.verdicts if judge else None
+    verdicts = judge.config.verdicts if judge else DEFAULT_VERDICTS
     policy = inconsistent or (judge.config.inconsistent if judge else "tie")
-    out: list[Battle] = []
+    judgments = list(judgments)
+    out = _fractional(judgments, verdicts)
     for o in outcomes(judgments, verdicts):
         base = dict(source=f"judge:{o.judge}", question_id=o.question_id, model_a=o.model_a,
                     model_b=o.model_b, turn=o.turn)
@@ -136,6 +137,20 @@ def judgments_to_battles(judgments: Iterable[Judgment], judge: Judge | None = No
                 out.append(Battle(**base, winner="tie", ref="inconsistent"))
             continue
         out.append(Battle(**base, winner=ws[0][0], weight=sum(w for _, w in ws) / len(ws)))  # type: ignore[arg-type]
+    return out
+
+
+def _fractional(judgments: list[Judgment], verdicts: dict[str, Verdict]) -> list[Battle]:
+    """AlpacaEval's fractional preferences p in (1, 2): model_a wins 2-p, model_b wins p-1."""
+    out = []
+    for j in judgments:
+        p = j.score
+        if j.mode != "pairwise" or j.parse_error or j.verdict in verdicts or p is None or not 1 < p < 2:
+            continue
+        base = dict(source=f"judge:{j.judge}", question_id=j.question_id, model_a=j.model_a,
+                    model_b=j.model_b, turn=j.turn)
+        out += [Battle(**base, winner="model_a", weight=2 - p, ref="pref:a"),
+                Battle(**base, winner="model_b", weight=p - 1, ref="pref:b")]
     return out
 
 
