@@ -50,6 +50,7 @@ def test_report_opens_offline_in_chromium(tmp_path):
             for sid in ("objective", "subjective", "winrate", "judges"):
                 page.locator(f"section#{sid}").screenshot(path=str(ARTIFACTS / f"section-{sid}.png"))
             page.set_viewport_size({"width": 760, "height": 900})  # a narrow window still fits
+            page.evaluate("window.scrollTo(0, 0)")
             page.wait_for_timeout(300)
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             page.screenshot(path=str(ARTIFACTS / "report-narrow.png"), full_page=False)

@@ -13,6 +13,8 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
+from arena.report.tables import MISSING, format_cell
+
 # Tableau 10: distinct, print-friendly, colour-blind-aware ordering.
 PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2",
            "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC"]
@@ -46,6 +48,11 @@ class FigureWriter:
         return f'<div class="figure">{frag}</div>'
 
 
+def _num(value: float, decimals: int) -> str:
+    """Python's formatting, as in the tables (JS rounds halves differently: 0.125 -> 0.13)."""
+    return format_cell(value, decimals, MISSING)
+
+
 def model_colors(models: list[str]) -> dict[str, str]:
     return {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(sorted(models))}
 
@@ -61,7 +68,8 @@ def objective_bars(table: pd.DataFrame, label_cols: list[str]) -> go.Figure | No
     fig = go.Figure()
     for m in models:
         fig.add_bar(name=esc(m), x=[esc(v) for v in labels], y=table[m], marker_color=colors[m],
-                    hovertemplate="%{x}<br>%{fullData.name}: %{y:.2f}<extra></extra>")
+                    customdata=[_num(v, 2) for v in table[m]],
+                    hovertemplate="%{x}<br>%{fullData.name}: %{customdata}<extra></extra>")
     fig.update_layout(barmode="group", height=380, yaxis_title="score",
                       bargap=0.25, bargroupgap=0.05)
     return fig
@@ -75,24 +83,31 @@ def rating_errorbars(boards: dict[str, pd.DataFrame]) -> go.Figure | None:
     fig = go.Figure()
     for i, (label, lb) in enumerate(boards.items()):
         fig.add_scatter(
-            name=esc(label), y=[esc(m) for m in lb["model"]], x=lb["rating"], mode="markers",
+            name=esc(label), y=[esc(m) for m in lb["model"]], x=lb["rating"], mode="markers", orientation="h",
             marker={"size": 10, "color": PALETTE[i % len(PALETTE)]},
+            customdata=[f"{_num(r, 1)} [{_num(lo, 1)}, {_num(hi, 1)}]"
+                        for r, lo, hi in zip(lb["rating"], lb["ci low"], lb["ci high"])],
             error_x={"type": "data", "symmetric": False, "array": lb["ci high"] - lb["rating"],
                      "arrayminus": lb["rating"] - lb["ci low"], "thickness": 1.5, "width": 4},
-            hovertemplate="%{y}: %{x:.1f}<extra>%{fullData.name}</extra>",
+            hovertemplate="%{y}: %{customdata}<extra>%{fullData.name}</extra>",
         )
-    fig.update_layout(scattermode="group", height=120 + 60 * len(order), xaxis_title="rating (Elo scale)",
+    lo = min(float(lb["ci low"].min()) for lb in boards.values())
+    hi = max(float(lb["ci high"].max()) for lb in boards.values())
+    pad = 0.08 * (hi - lo) if hi > lo else 50.0
+    fig.update_xaxes(range=[lo - pad, hi + pad])
+    fig.update_layout(scattermode="group", scattergap=0.55, height=120 + 60 * len(order), xaxis_title="rating (Elo scale)",
                       yaxis={"categoryorder": "array", "categoryarray": [esc(m) for m in order]})
     return fig
 
 
 def win_heatmap(matrix: pd.DataFrame, title: str) -> go.Figure:
-    """Row model's win share against the column model."""
+    """Row model's win share against the column model (cell text = the table's strings)."""
     models = [esc(m) for m in matrix["model"]]
     z = matrix.drop(columns="model").to_numpy(float)
+    text = [[_num(v, 2) for v in row] for row in z]
     fig = go.Figure(go.Heatmap(
-        z=z, x=models, y=models, zmin=0, zmax=1, zmid=0.5, colorscale="RdBu",
-        texttemplate="%{z:.2f}", hovertemplate="%{y} vs %{x}: %{z:.2f}<extra></extra>",
+        z=z, x=models, y=models, zmin=0, zmax=1, zmid=0.5, colorscale="RdBu", text=text,
+        texttemplate="%{text}", hovertemplate="%{y} vs %{x}: %{text}<extra></extra>",
         colorbar={"thickness": 10, "len": 0.8},
     ))
     fig.update_layout(title={"text": esc(title), "font": {"size": 14}}, height=140 + 50 * len(models),
@@ -108,7 +123,8 @@ def stage_bars(stages: pd.DataFrame) -> go.Figure | None:
         return None
     fig = go.Figure(go.Bar(
         y=[esc(s) for s in df["stage"]], x=df["seconds"], orientation="h", marker_color=PALETTE[0],
-        hovertemplate="%{y}: %{x:.1f} s<extra></extra>",
+        customdata=[_num(v, 1) for v in df["seconds"]],
+        hovertemplate="%{y}: %{customdata} s<extra></extra>",
     ))
     fig.update_layout(height=100 + 40 * len(df), xaxis_title="seconds",
                       yaxis={"autorange": "reversed"})

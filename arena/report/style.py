@@ -16,7 +16,7 @@ nav.nav { position: sticky; top: 0; z-index: 10; background: #fff; border-bottom
 nav.nav .wrap { display: flex; flex-wrap: wrap; gap: 2px; padding-top: 6px; padding-bottom: 6px; }
 nav.nav a { color: var(--muted); text-decoration: none; padding: 6px 10px; border-radius: 6px; font-size: 13px; }
 nav.nav a:hover { background: var(--bg); color: var(--accent); }
-main { padding-top: 20px; padding-bottom: 8px; }
+main.wrap { padding-top: 20px; padding-bottom: 8px; }
 section.card { background: var(--card); border: 1px solid var(--line); border-radius: 10px;
   padding: 20px 24px; margin-bottom: 20px; box-shadow: 0 1px 2px rgba(15,23,42,.04); }
 section.card h2 { margin: 0 0 4px; font-size: 18px; font-weight: 600; }
@@ -34,7 +34,7 @@ table.data tbody tr:hover { background: #eef3f8; }
 table.data tbody tr:last-child td { border-bottom: none; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 .txt { text-align: left; }
-td.long { white-space: normal; min-width: 280px; word-break: break-word; }
+table.data td.long { white-space: normal; min-width: 280px; word-break: break-word; }
 td.best { font-weight: 700; background: var(--best); }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(460px, 1fr)); gap: 8px 24px;
   align-items: start; }

@@ -49,14 +49,15 @@ class ReportTable:
         out = pd.DataFrame(index=range(len(self.frame)))
         for col in self.frame.columns:
             d = self.decimals.get(str(col), 2)
-            out[str(col)] = [_fmt(v, d, missing) for v in self.frame[col].tolist()]
+            out[str(col)] = [format_cell(v, d, missing) for v in self.frame[col].tolist()]
         return out
 
     def numeric_columns(self) -> set[str]:
         return {str(c) for c in self.frame.columns if pd.api.types.is_numeric_dtype(self.frame[c])}
 
 
-def _fmt(v: Any, decimals: int, missing: str) -> str:
+def format_cell(v: Any, decimals: int, missing: str = MISSING) -> str:
+    """One value as every output shows it (fixed decimals, `missing` for NaN or None)."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return missing
     if isinstance(v, (bool, np.bool_)):
