@@ -17,8 +17,8 @@ MODELS = ["llama-3-8b-instruct", "qwen2-7b-instruct", "smollm2-135m-instruct"]
 STRENGTH = {"llama-3-8b-instruct": 0.8, "qwen2-7b-instruct": 0.5, "smollm2-135m-instruct": -1.0}
 CATEGORIES = ["writing", "reasoning", "coding"]
 QUESTIONS = [f"q{i:02d}" for i in range(24)]
-JUDGE = "gpt-4o-mini"
-SCORER = "prometheus-7b"
+JUDGE = "pairwise-v1@gpt-4o-mini"
+SCORER = "single-v1@prometheus-7b"
 RUN = "run-2024-demo"
 GROUPS = {"knowledge+math": ["mmlu", "gsm8k"]}
 BASELINE = "smollm2-135m-instruct"
@@ -38,7 +38,7 @@ CONFIG = {
          "api_key": "sk-live-0123456789abcdefABCDEF", "max_tokens": 512} for m in MODELS
     ],
     "datasets": ["mmlu", "gsm8k"],
-    "judges": [{"name": JUDGE, "both_orders": True, "api_key_env": "OPENAI_API_KEY"}],
+    "judges": [{"name": "pairwise-v1", "model": "gpt-4o-mini", "both_orders": True, "api_key_env": "OPENAI_API_KEY"}],
     "store": "postgresql://arena:hunter2@db.internal:5432/arena",
     "report": {"baseline": BASELINE, "groups": GROUPS},
 }
@@ -77,27 +77,27 @@ def _verdict(rng: np.random.Generator, first: str, second: str) -> str:
 
 
 def judge_records(rng: np.random.Generator) -> tuple[list[Judgment], list[Battle]]:
-    """Both orders of every (question, pair); every 13th call fails to parse."""
-    judgments, battles = [], []
+    """Both orders of every (question, pair); every 13th call fails to parse.
+
+    Verdicts are positional labels ("A" = the answer shown first), as the judges write them,
+    and battles come from the judges package's own consolidation of the two orders.
+    """
+    from judges.pairwise import judgments_to_battles
+
+    judgments = []
     i = 0
     for q, (a, b) in itertools.product(QUESTIONS, itertools.combinations(MODELS, 2)):
         for order, first, second in (("AB", a, b), ("BA", b, a)):
             i += 1
-            shown = _verdict(rng, first, second)
-            in_pair = shown if order == "AB" else {"model_a": "model_b", "model_b": "model_a"}.get(shown, shown)
+            label = {"model_a": "A", "model_b": "B", "tie": "C"}[_verdict(rng, first, second)]
             failed = i % 13 == 0
             judgments.append(Judgment(
                 judge=JUDGE, judge_hash="j1", mode="pairwise", question_id=q, model_a=a, model_b=b,
-                order=order, raw_output=BAD_OUTPUT if failed else f"[[{shown[-1].upper()}]]",
-                verdict=None if failed else in_pair, parse_error="no [[A]]/[[B]]/[[C]] tag" if failed else None,
+                order=order, raw_output=BAD_OUTPUT if failed else f"My verdict: [[{label}]]",
+                verdict=None if failed else label, parse_error="no [[A]]/[[B]]/[[C]] tag" if failed else None,
                 prompt_tokens=700 + i % 50, completion_tokens=40 + i % 7, cost=0.00031, latency=1.2 + (i % 5) / 10,
             ))
-            if not failed:
-                battles.append(Battle(source=f"judge:{JUDGE}", question_id=q, model_a=first, model_b=second,
-                                      winner=shown, ref=order,
-                                      features={"len_a": 300.0 + 40 * STRENGTH[first] + i % 17,
-                                                "len_b": 300.0 + 40 * STRENGTH[second] + i % 11}))
-    return judgments, battles
+    return judgments, judgments_to_battles(judgments)
 
 
 def human_battles(rng: np.random.Generator) -> list[Battle]:

@@ -21,6 +21,7 @@ from arena.report.redact import REDACTED, redact
 from tests import report_fixtures as fx
 
 SECTION_IDS = [s[0] for s in SECTIONS]
+JUDGE_TABLE = "table-subjective-" + re.sub(r"[^a-z0-9]+", "-", fx.JUDGE.split(":")[-1].lower())
 
 
 class TableParser(HTMLParser):
@@ -184,9 +185,9 @@ def test_leaderboards_golden(report):
     for b in store_battles:
         counts[b.model_a] += 1
         counts[b.model_b] += 1
-    judge = _table(parser, f"table-subjective-{fx.JUDGE}")
+    judge = _table(parser, JUDGE_TABLE)
     assert {r["model"]: int(r["battles"]) for r in judge} == dict(counts)
-    for source in (f"table-subjective-{fx.JUDGE}", "table-subjective-human", "table-subjective-combined"):
+    for source in (JUDGE_TABLE, "table-subjective-human", "table-subjective-combined"):
         rows = _table(parser, source)
         assert rows[-1]["model"] == "smollm2-135m-instruct"  # the weak model is last everywhere
         for r in rows:
@@ -206,8 +207,14 @@ def _independent_bias() -> tuple[int, int, int, int]:
     for j in judgments:
         if j.parse_error is None:
             by_key[(j.question_id, j.model_a, j.model_b)][j.order] = j.verdict
+    def model_terms(order: str, label: str) -> str:  # positional label -> winner in pair terms
+        if label == "C":
+            return "tie"
+        first_won = label == "A"
+        return "a" if first_won == (order == "AB") else "b"
+
     both = [v for v in by_key.values() if len(v) == 2]
-    flips = sum(v["AB"] != v["BA"] for v in both)
+    flips = sum(model_terms("AB", v["AB"]) != model_terms("BA", v["BA"]) for v in both)
     return len(judgments), sum(j.parse_error is not None for j in judgments), len(both), flips
 
 

@@ -113,7 +113,7 @@ def _judge_tables(frames: T.Frames) -> list[ReportTable]:
     if frames.judgments.empty:
         return []
     out = [_table("table-judges", "judges", "Judge diagnostics",
-                  T.judge_diagnostics(frames.judgments, frames.battles),
+                  T.judge_diagnostics(frames.judgments, frames.battles, frames.judgment_records),
                   "Rates in %. Flip rate: verdict changes when the two answers swap places. "
                   "Kappa: Cohen's kappa against human votes on the same battles.")]
     ex = T.parse_failure_examples(frames.judgments)

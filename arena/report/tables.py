@@ -77,6 +77,7 @@ class Frames:
     battles: pd.DataFrame
     scores: pd.DataFrame
     judgments: pd.DataFrame
+    judgment_records: list[Judgment] = field(default_factory=list)
 
 
 def load_frames(store: Store, run: str | None = None) -> Frames:
@@ -88,11 +89,15 @@ def load_frames(store: Store, run: str | None = None) -> Frames:
     if len(battles) and "features" in battles.columns:
         feats = pd.DataFrame(battles["features"].tolist(), index=battles.index)
         battles = pd.concat([battles.drop(columns="features"), feats], axis=1)
+    records = store.all(Judgment, run)
+    rows = [json.loads(r.model_dump_json()) for r in records]
+    judgments = pd.DataFrame(rows, columns=None if rows else list(Judgment.model_fields))
     return Frames(
         results=store.frame(DatasetResult, run),
         battles=battles,
         scores=store.frame(Score, run),
-        judgments=store.frame(Judgment, run),
+        judgments=judgments,
+        judgment_records=records,
     )
 
 
@@ -221,50 +226,39 @@ def win_matrix(battles: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- judges
 
 
-_VERDICT = {"a": "model_a", "model_a": "model_a", "b": "model_b", "model_b": "model_b",
-            "tie": "tie", "tie (bothbad)": "tie (bothbad)", "tie_bothbad": "tie (bothbad)"}
-_SWAP = {"model_a": "model_b", "model_b": "model_a"}
+def position_bias(judgments: list[Judgment]) -> dict[str, dict[str, Any]]:
+    """Per judge: pairs judged in both orders and how often the verdict flipped.
 
-
-def judgment_battles(judgments: pd.DataFrame) -> pd.DataFrame:
-    """Parsed pairwise judgments as battles whose ``model_a`` is the answer shown first.
-
-    A Judgment names the pair (``model_a``, ``model_b``) and the ``order`` shown; its
-    verdict is in terms of the pair, so a ``BA`` judgment is swapped here to put the
-    answer shown first in ``model_a`` (what :func:`arena.ratings.position_flip_rate` needs).
+    Verdict labels are positional ("A" = the answer shown first); the judges package owns
+    their meaning, so its own conversion to model terms is used.
     """
-    cols = ["source", "question_id", "turn", "model_a", "model_b", "winner"]
-    if judgments.empty:
-        return pd.DataFrame(columns=cols)
-    j = judgments[(judgments["mode"] == "pairwise") & judgments["parse_error"].isna()]
-    j = j[j["verdict"].notna() & j["model_b"].notna()]
-    winner = j["verdict"].astype(str).str.strip().str.lower().map(_VERDICT)
-    j, winner = j[winner.notna()], winner[winner.notna()]
-    ba = (j["order"] == "BA").to_numpy()
-    return pd.DataFrame({
-        "source": "judge:" + j["judge"],
-        "question_id": j["question_id"].astype(str),
-        "turn": j["turn"],
-        "model_a": np.where(ba, j["model_b"], j["model_a"]),
-        "model_b": np.where(ba, j["model_a"], j["model_b"]),
-        "winner": np.where(ba, winner.map(lambda w: _SWAP.get(w, w)), winner),
-    })
+    from judges.pairwise import flip_rate
+
+    return flip_rate(judgments)
 
 
-def judge_diagnostics(judgments: pd.DataFrame, battles: pd.DataFrame) -> pd.DataFrame:
-    """Per judge: calls, parse failures, position-bias flip rate, agreement with humans, cost."""
+def judge_diagnostics(
+    judgments: pd.DataFrame, battles: pd.DataFrame, records: list[Judgment]
+) -> pd.DataFrame:
+    """Per judge: calls, parse failures, position-bias flip rate, agreement with humans, cost.
+
+    Args:
+        judgments: the Judgment records as a frame.
+        battles: all battles (judge sources are matched with ``human`` for agreement).
+        records: the same Judgment records (for the position-bias computation).
+    """
     if judgments.empty:
         return pd.DataFrame(columns=["judge", "calls", "parse failures"])
-    shown = judgment_battles(judgments)
+    bias_of = position_bias(records)
     has_human = not battles.empty and (battles["source"] == "human").any()
     rows = []
     for judge, g in judgments.groupby("judge", sort=True):
         fails = int(g["parse_error"].notna().sum())
         row: dict[str, Any] = {"judge": judge, "calls": len(g), "parse failures": fails,
                                "parse fail %": 100.0 * fails / len(g)}
-        bias = ratings.position_flip_rate(shown[shown["source"] == f"judge:{judge}"])
-        row["pairs in both orders"] = bias.n_pairs
-        row["flip %"] = 100.0 * bias.flip_rate if bias.n_pairs else np.nan
+        bias = bias_of.get(judge, {})
+        row["pairs in both orders"] = int(bias.get("pairs", 0))
+        row["flip %"] = 100.0 * bias["flip_rate"] if row["pairs in both orders"] else np.nan
         row["kappa vs human"] = row["agree % vs human"] = np.nan
         row["n vs human"] = 0
         if has_human and (battles["source"] == f"judge:{judge}").any():
