@@ -7,6 +7,7 @@ pure functions of `arena.ratings`.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import warnings
@@ -17,7 +18,6 @@ import pandas as pd
 from arena.core.records import Battle, Vote
 from arena.core.store import Store
 from arena.ratings import (
-    agreement_matrix,
     battle_count_matrix,
     bt_leaderboard,
     pairwise_agreement,
@@ -105,7 +105,8 @@ def progress(
 
 
 def agreement_tables(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Inter-rater agreement (rater x rater rate) and judge-human agreement with Cohen's kappa."""
+    """Agreement and Cohen's kappa between every two raters who share battles, and of each
+    judge with the humans (with and without ties)."""
     votes = store.all(Vote)
     per_rater = pd.DataFrame(
         [
@@ -121,13 +122,25 @@ def agreement_tables(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
         ],
         columns=BATTLE_COLUMNS,
     )
-    raters = agreement_matrix(per_rater) if len(per_rater) else pd.DataFrame()
+    raters = []
+    for r1, r2 in itertools.combinations(sorted(set(per_rater["source"])), 2):
+        a = pairwise_agreement(per_rater, r1, r2)
+        if a.n:
+            raters.append(
+                {
+                    "rater 1": r1,
+                    "rater 2": r2,
+                    "n": a.n,
+                    "agreement": a.rate,
+                    "cohen_kappa": a.kappa,
+                }
+            )
     df = battles_frame(store)
-    rows = []
+    judges = []
     for judge in sorted(s for s in set(df["source"]) if s.startswith("judge:")):
         for ties in (True, False):
             a = pairwise_agreement(df, judge, "human", include_ties=ties)
-            rows.append(
+            judges.append(
                 {
                     "judge": judge,
                     "ties": "with ties" if ties else "without ties",
@@ -136,9 +149,9 @@ def agreement_tables(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
                     "cohen_kappa": a.kappa,
                 }
             )
-    cols = ["judge", "ties", "n", "agreement", "cohen_kappa"]
-    return raters.reset_index(names="rater") if len(raters) else raters, pd.DataFrame(
-        rows, columns=cols
+    return (
+        pd.DataFrame(raters, columns=["rater 1", "rater 2", "n", "agreement", "cohen_kappa"]),
+        pd.DataFrame(judges, columns=["judge", "ties", "n", "agreement", "cohen_kappa"]),
     )
 
 

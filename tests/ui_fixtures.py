@@ -19,6 +19,11 @@ from arena.core.store import Store
 
 MODELS = ["alpha", "beta", "gamma"]
 QSET = "uitest"
+STYLES = {  # three recognisable styles that do not name the model
+    "alpha": "Short answer to {q}, turn {t}: **yes**.",
+    "beta": "Answer to {q}, turn {t}:\n\n- first, the idea\n- then, the detail\n\nDone.",
+    "gamma": "For {q} (turn {t}) consider:\n\n```python\nprint({t} + {t})\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |",
+}
 EVIL = (
     "Here you go.\n\n<script>window.__pwned = 1</script>\n\n"
     '<img src=x onerror="window.__pwned = 2">\n\n'
@@ -52,10 +57,7 @@ def answers() -> list[Answer]:
     out = []
     for m in MODELS:
         for q in questions():
-            turns = [
-                f"**{m}** answers turn {t + 1} of {q.id}:\n\n- point one\n- point two\n\n`code {t}`"
-                for t in range(len(q.turns))
-            ]
+            turns = [STYLES[m].format(q=q.id, t=t + 1) for t in range(len(q.turns))]
             if m == "beta" and q.id == "q3":
                 turns = [EVIL]
             out.append(Answer(model=m, question_set=QSET, question_id=q.id, turns=turns))

@@ -1,0 +1,198 @@
+"""The raters' HTTP API (FastAPI), mounted next to the Gradio app on the same server.
+
+Every call but login needs a session (cookie or bearer token). A vote names only the battle id
+and a verdict (A, B, tie, bothbad): bodies with any other field (e.g. a model name) are refused.
+The response to a vote is sent after the vote is committed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from arena.service import ArenaService, Forbidden, Issued, ServiceError, Session, Unauthorized, User
+from arena.service_views import export_votes, leaderboard, sources
+from ui.auth import SESSION_COOKIE, login_page, request_token, request_user
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginBody(_Body):
+    username: str = Field(max_length=200)
+    password: str = Field(max_length=1000)
+
+
+class InviteBody(_Body):
+    token: str = Field(max_length=200)
+
+
+class VoteBody(_Body):
+    winner: Literal["A", "B", "tie", "bothbad"]
+    reason: str = Field("", max_length=2000)
+
+
+class ScoreBody(_Body):
+    item_id: str = Field(max_length=64)
+    score: int = Field(ge=1, le=10)
+    dimensions: dict[str, int] = Field(default_factory=dict)
+    comment: str = Field("", max_length=2000)
+
+
+def _session_response(request: Request, session: Session) -> JSONResponse:
+    resp = JSONResponse(
+        {"token": session.token, "user": session.user.name, "role": session.user.role}
+    )
+    resp.set_cookie(
+        SESSION_COOKIE,
+        session.token,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=7 * 24 * 3600,
+    )
+    return resp
+
+
+def _issued(item: Issued | None) -> dict:
+    if item is None:
+        return {"done": True}
+    if item.kind == "pair":
+        return {
+            "battle_id": item.id,
+            "question_id": item.question_id,
+            "category": item.category,
+            "turns": item.turns,
+            "answers": {"A": item.answers[0], "B": item.answers[1]},
+        }
+    return {
+        "item_id": item.id,
+        "question_id": item.question_id,
+        "category": item.category,
+        "turns": item.turns,
+        "answer": item.answers[0],
+    }
+
+
+def make_router(service: ArenaService) -> APIRouter:
+    """The /api routes plus the sign-in page, bound to one service."""
+    r = APIRouter()
+
+    def user(request: Request) -> User:
+        u = request_user(service, request)
+        if u is None:
+            raise Unauthorized("sign in first")
+        return u
+
+    def admin(u: User = Depends(user)) -> User:
+        if not u.is_admin:
+            raise Forbidden("admins only")
+        return u
+
+    @r.post("/api/login")
+    def login(body: LoginBody, request: Request) -> JSONResponse:
+        return _session_response(request, service.login(body.username, body.password))
+
+    @r.post("/api/invite")
+    def invite(body: InviteBody, request: Request) -> JSONResponse:
+        return _session_response(request, service.redeem_invite(body.token))
+
+    @r.post("/api/anonymous")
+    def anonymous(request: Request) -> JSONResponse:
+        return _session_response(request, service.anonymous_session())
+
+    @r.post("/api/logout")
+    def logout(request: Request) -> JSONResponse:
+        if token := request_token(request):
+            service.logout(token)
+        resp = JSONResponse({"ok": True})
+        resp.delete_cookie(SESSION_COOKIE)
+        return resp
+
+    @r.get("/api/me")
+    def me(u: User = Depends(user)) -> dict:
+        return {"user": u.name, "role": u.role}
+
+    @r.post("/api/battle/next")
+    def battle_next(u: User = Depends(user)) -> dict:
+        return _issued(service.next_battle(u.name))
+
+    @r.post("/api/battle/{battle_id}/vote")
+    def vote(battle_id: str, body: VoteBody, request: Request, u: User = Depends(user)) -> dict:
+        session = (request_token(request) or "")[:8]  # a prefix links votes of one session
+        rev = service.vote(u.name, battle_id, body.winner, body.reason, session=session)
+        return {
+            "battle_id": rev.id,
+            "winner": rev.verdict,
+            "models": {"A": rev.models[0], "B": rev.models[1]},
+        }
+
+    @r.post("/api/single/next")
+    def single_next(u: User = Depends(user)) -> dict:
+        return _issued(service.next_single(u.name))
+
+    @r.post("/api/score")
+    def score(body: ScoreBody, u: User = Depends(user)) -> dict:
+        rev = service.score(u.name, body.item_id, body.score, body.dimensions, body.comment)
+        return {"item_id": rev.id, "model": rev.models[0], "score": body.score}
+
+    @r.get("/api/leaderboard")
+    def get_leaderboard(
+        source: str = "human", bootstrap: int = 100, u: User = Depends(user)
+    ) -> dict:
+        lb = leaderboard(service.store, source, n_bootstrap=max(0, min(bootstrap, 1000)))
+        rows = lb.table.astype(object).where(lb.table.notna(), None).to_dict("records")
+        return {"source": source, "sources": sources(service.store), "rows": rows}
+
+    @r.get("/api/admin/export")
+    def export(format: str = "csv", u: User = Depends(admin)) -> PlainTextResponse:  # noqa: A002
+        if format not in ("csv", "jsonl"):
+            raise ServiceError("format must be csv or jsonl")
+        media = "text/csv" if format == "csv" else "application/x-ndjson"
+        headers = {"Content-Disposition": f'attachment; filename="votes.{format}"'}
+        return PlainTextResponse(
+            export_votes(service.store, format), media_type=media, headers=headers
+        )
+
+    @r.get("/login", response_class=HTMLResponse)
+    def login_html(invite: str = "") -> HTMLResponse:
+        return HTMLResponse(login_page(service.anonymous, invite))
+
+    @r.get("/logout")
+    def logout_html(request: Request) -> RedirectResponse:
+        if token := request_token(request):
+            service.logout(token)
+        resp = RedirectResponse("login", status_code=303)
+        resp.delete_cookie(SESSION_COOKIE)
+        return resp
+
+    @r.get("/healthz")
+    def healthz() -> dict:
+        return {"ok": True}
+
+    return r
+
+
+def install(app: FastAPI, service: ArenaService) -> None:
+    """Add the router, the error mapping and the sign-in redirect of the main page."""
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.middleware("http")
+    async def to_login(request: Request, call_next):
+        # Gradio answers 401 for a page without a user; people should land on the sign-in form.
+        if (
+            request.method == "GET"
+            and request.url.path == "/"
+            and not request_user(service, request)
+        ):
+            return RedirectResponse("login", status_code=303)
+        return await call_next(request)
+
+    app.include_router(make_router(service))

@@ -1,0 +1,107 @@
+"""The rating UI: `build_app(service)` makes the Gradio Blocks, `create_server` the whole app.
+
+No module-level state: everything a handler needs comes from the service passed in, and the
+service keeps its state in the store.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no analytics
+
+import gradio as gr  # noqa: E402
+from fastapi import FastAPI, Request  # noqa: E402
+
+from arena.service import ArenaService  # noqa: E402
+from ui import admin, battle, leaderboard, single  # noqa: E402
+from ui.api import install  # noqa: E402
+from ui.auth import request_user  # noqa: E402
+from ui.common import gradio_user  # noqa: E402
+
+CSS = """
+.arena-question{background:var(--background-fill-secondary);border:1px solid var(--border-color-primary);
+  border-radius:10px;padding:10px 16px}
+.arena-answer{border:1px solid var(--border-color-primary);border-radius:10px;padding:10px 16px;
+  min-height:140px}
+.arena-answer-title{font-weight:700;color:#c2410c;margin-bottom:4px}
+.arena-turn{font-size:.75rem;letter-spacing:.05em;text-transform:uppercase;color:#6b7280;margin-top:8px}
+.arena-cat{display:inline-block;font-size:.75rem;background:#ffedd5;color:#9a3412;border-radius:6px;
+  padding:1px 8px;margin-bottom:4px}
+.arena-md pre{overflow-x:auto;padding:8px;border-radius:6px;background:var(--background-fill-secondary)}
+.arena-help{color:var(--body-text-color-subdued)}
+#battle-reveal,#single-reveal{font-size:1.05rem}
+"""
+
+# Keyboard shortcuts of the battle tab; ignored while typing and when the tab is hidden.
+KEYS_JS = """
+() => {
+  const keys = {a: "vote-a", b: "vote-b", t: "vote-tie", x: "vote-bad", n: "next-battle"};
+  document.addEventListener("keydown", (e) => {
+    const t = e.target;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;
+    const id = keys[(e.key || "").toLowerCase()];
+    if (!id) return;
+    const el = document.getElementById(id);
+    const btn = el && (el.tagName === "BUTTON" ? el : el.querySelector("button"));
+    if (btn && !btn.disabled && btn.offsetParent !== null) { e.preventDefault(); btn.click(); }
+  });
+}
+"""
+
+# System fonts only: the default theme would fetch Google Fonts, and raters may be offline.
+THEME = gr.themes.Soft(
+    primary_hue="orange",
+    font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+)
+
+
+def build_app(service: ArenaService) -> gr.Blocks:
+    """The Gradio UI (battle, single rating, leaderboard, admin) over one service."""
+    with gr.Blocks(title="Arena human rating", analytics_enabled=False) as demo:
+        with gr.Row():
+            gr.Markdown("## Arena: human rating")
+            who = gr.HTML(elem_id="who")
+        with gr.Tabs():
+            with gr.Tab("Battle", id="battle"):
+                battle.build(service, demo)
+            with gr.Tab("Single rating", id="single"):
+                single.build(service, demo)
+            with gr.Tab("Leaderboard", id="leaderboard") as lb_tab:
+                leaderboard.build(service, lb_tab)
+            with gr.Tab("Admin", id="admin", visible=False) as admin_tab:
+                admin.build(service, admin_tab)
+
+        def whoami(request: gr.Request):
+            user = gradio_user(service, request)
+            badge = f"Signed in as <b>{user.name}</b> ({user.role}) · <a href='logout'>Sign out</a>"
+            return f"<div style='text-align:right'>{badge}</div>", gr.Tab(visible=user.is_admin)
+
+        demo.load(whoami, None, [who, admin_tab])
+    return demo
+
+
+def create_server(service: ArenaService) -> FastAPI:
+    """FastAPI app with the raters' HTTP API and the Gradio UI mounted at "/"."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    install(app, service)
+
+    def gradio_auth(request: Request) -> str | None:
+        user = request_user(service, request)
+        return user.name if user else None
+
+    return gr.mount_gradio_app(
+        app,
+        build_app(service),
+        path="/",
+        auth_dependency=gradio_auth,
+        footer_links=[],
+        ssr_mode=False,
+        mcp_server=False,
+        enable_monitoring=False,
+        theme=THEME,
+        css=CSS,
+        js=KEYS_JS,
+    )

@@ -1,0 +1,81 @@
+"""Battle tab: one question, two anonymous answers, a vote, then the names."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from arena.service import ArenaService, ServiceError
+from ui.common import gradio_user
+from ui.render import render_answer, render_question
+
+CHOICES = (
+    ("A", "A is better", "vote-a"),
+    ("B", "B is better", "vote-b"),
+    ("tie", "Tie", "vote-tie"),
+    ("bothbad", "Both are bad", "vote-bad"),
+)
+SAID = {"A": "A is better", "B": "B is better", "tie": "a tie", "bothbad": "both are bad"}
+HELP = (
+    "Read the question and the two anonymous answers, then choose. The model names appear "
+    "after your vote. Keyboard: **A** = A is better, **B** = B is better, **T** = tie, "
+    "**X** = both are bad, **N** = next battle."
+)
+
+
+def build(service: ArenaService, demo: gr.Blocks) -> None:
+    """Lay out the battle tab inside the current Blocks context and wire its events."""
+    battle_id = gr.State(None)
+    gr.Markdown(HELP, elem_classes="arena-help")
+    question = gr.HTML(elem_id="battle-question")
+    with gr.Row(equal_height=False):
+        answer_a = gr.HTML(elem_id="answer-a")
+        answer_b = gr.HTML(elem_id="answer-b")
+    with gr.Row():
+        buttons = [gr.Button(label, elem_id=eid, interactive=False) for _, label, eid in CHOICES]
+    reason = gr.Textbox(
+        label="Reason (optional)", lines=2, max_length=2000, elem_id="battle-reason"
+    )
+    reveal = gr.Markdown(elem_id="battle-reveal")
+    next_btn = gr.Button("Next battle", variant="primary", elem_id="next-battle", interactive=False)
+    shown = [battle_id, question, answer_a, answer_b, reveal, reason, *buttons, next_btn]
+
+    def show(request: gr.Request):
+        user = gradio_user(service, request)
+        item = service.next_battle(user.name)
+        if item is None:
+            done = "<p><b>You have judged every battle on offer. Thank you!</b></p>"
+            off = [gr.Button(interactive=False)] * (len(buttons) + 1)
+            return None, done, "", "", "", "", *off
+        on = [gr.Button(interactive=True)] * len(buttons)
+        return (
+            item.id,
+            render_question(item.turns, item.category),
+            render_answer("Answer A", item.answers[0]),
+            render_answer("Answer B", item.answers[1]),
+            "",
+            "",
+            *on,
+            gr.Button(interactive=False),
+        )
+
+    def make_vote(verdict: str):
+        def vote(bid: str | None, why: str, request: gr.Request):
+            user = gradio_user(service, request)
+            if not bid:
+                raise gr.Error("There is no open battle: press Next battle.")
+            try:
+                rev = service.vote(user.name, bid, verdict, why or "")
+            except ServiceError as exc:
+                raise gr.Error(str(exc)) from None
+            text = (
+                f"**Vote saved:** {SAID[verdict]}.  \n"
+                f"Answer A was **{rev.models[0]}**, answer B was **{rev.models[1]}**."
+            )
+            return text, *[gr.Button(interactive=False)] * len(buttons), gr.Button(interactive=True)
+
+        return vote
+
+    for (verdict, _, _), btn in zip(CHOICES, buttons):
+        btn.click(make_vote(verdict), [battle_id, reason], [reveal, *buttons, next_btn])
+    next_btn.click(show, None, shown)
+    demo.load(show, None, shown)
