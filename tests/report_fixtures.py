@@ -20,7 +20,7 @@ QUESTIONS = [f"q{i:02d}" for i in range(24)]
 JUDGE = "pairwise-v1@gpt-4o-mini"
 SCORER = "single-v1@prometheus-7b"
 RUN = "run-2024-demo"
-GROUPS = {"knowledge+math": ["mmlu", "gsm8k"]}
+GROUPS = {"mmlu": {"stem": ["abstract_algebra", "astronomy"]}}
 BASELINE = "smollm2-135m-instruct"
 BAD_OUTPUT = "<script>alert('pwned')</script> I think both answers are fine | maybe [[C]]"
 
@@ -48,22 +48,24 @@ _BASE = {"mmlu": 62.0, "gsm8k": 48.0}
 
 
 def dataset_results() -> list[DatasetResult]:
-    """Per-subset accuracies for both datasets; gsm8k also has its whole-dataset row."""
+    """What objective's runner writes: a whole-dataset row, one row per subset (0-1 accuracy),
+    and for the ppl dataset the accuracy under another length normalisation."""
     out = []
     for ds, subsets in _SUBSETS.items():
         mode = "ppl" if ds == "mmlu" else "gen"
+        base = {"dataset": ds, "version": "4d2f1a", "metric": "accuracy", "mode": mode}
         for mi, model in enumerate(MODELS):
-            total = wsum = 0
+            rows = []
             for si, sub in enumerate(subsets):
-                n = 100 + 37 * si
-                value = round(_BASE[ds] + 12 * STRENGTH[model] - 4 * si + 1.5 * mi, 2)
-                out.append(DatasetResult(model=model, dataset=ds, version="4d2f1a", subset=sub,
-                                         metric="accuracy", mode=mode, value=value, n=n))
-                total, wsum = total + n, wsum + value * n
-            if ds == "gsm8k":
-                out.append(DatasetResult(model=model, dataset=ds, version="4d2f1a", subset=None,
-                                         metric="accuracy", mode=mode, value=round(wsum / total, 2),
-                                         n=total))
+                value = round((_BASE[ds] + 12 * STRENGTH[model] - 4 * si + 1.5 * mi) / 100, 4)
+                rows.append(DatasetResult(model=model, subset=sub, value=value, n=100 + 37 * si, **base))
+            n = sum(r.n for r in rows)
+            whole = sum(r.value * r.n for r in rows) / n
+            out.append(DatasetResult(model=model, value=whole, n=n, **base))
+            out += rows
+            if mode == "ppl":
+                out.append(DatasetResult(model=model, value=whole - 0.0123, n=n,
+                                         **{**base, "metric": "accuracy_token"}))
     return out
 
 

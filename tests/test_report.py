@@ -154,28 +154,26 @@ def test_csv_md_txt_html_agree(report):
 
 def test_objective_numbers_golden(report):
     _, _, parser = report
-    rows = {r["dataset"]: r for r in _table(parser, "table-objective")}
-    assert "other-run-model" not in rows["mmlu"]  # another run's record is left out
-    # Independent: mmlu has only subset rows, so its value is the n-weighted subset mean;
-    # gsm8k has a whole-dataset row that wins.
-    acc = defaultdict(lambda: [0.0, 0])
-    whole = {}
-    for r in fx.dataset_results():
-        if r.subset is None:
-            whole[(r.dataset, r.model)] = r.value
-        else:
-            acc[(r.dataset, r.model)][0] += r.value * r.n
-            acc[(r.dataset, r.model)][1] += r.n
+    rows = {(r["dataset"], r["metric"]): r for r in _table(parser, "table-objective")}
+    assert list(parser.tables["table-objective"][0][:4]) == ["dataset", "version", "metric", "mode"]
+    assert "other-run-model" not in parser.tables["table-objective"][0]  # another run is left out
+    res = fx.dataset_results()
+    sub = {(r.model, r.subset): r for r in res if r.dataset == "mmlu" and r.subset}
     for m in fx.MODELS:
-        mmlu = acc[("mmlu", m)][0] / acc[("mmlu", m)][1]
-        assert float(rows["mmlu"][m]) == pytest.approx(mmlu, abs=0.006)
-        assert float(rows["gsm8k"][m]) == pytest.approx(whole[("gsm8k", m)], abs=0.006)
-        group = (mmlu + whole[("gsm8k", m)]) / 2
-        assert float(rows["knowledge+math"][m]) == pytest.approx(group, abs=0.006)
-    assert rows["knowledge+math"]["metric"] == "naive_average"
-    assert rows["knowledge+math"]["mode"] == "mixed"
+        whole = next(r.value for r in res if (r.model, r.dataset, r.subset, r.metric) == (m, "mmlu", None, "accuracy"))
+        assert float(rows[("mmlu", "accuracy")][m]) == pytest.approx(whole, abs=6e-5)
+        aa, astro = sub[(m, "abstract_algebra")], sub[(m, "astronomy")]
+        naive = (aa.value + astro.value) / 2
+        weighted = (aa.value * aa.n + astro.value * astro.n) / (aa.n + astro.n)
+        assert float(rows[("mmlu/stem", "naive_average")][m]) == pytest.approx(naive, abs=6e-5)
+        assert float(rows[("mmlu/stem", "weighted_average")][m]) == pytest.approx(weighted, abs=6e-5)
+    assert ("mmlu", "accuracy_token") in rows and ("gsm8k", "accuracy") in rows
+    assert rows[("mmlu", "accuracy")]["llama-3-8b-instruct"].count(".") == 1
+    assert len(rows[("mmlu", "accuracy")]["llama-3-8b-instruct"].split(".")[1]) == 4  # 0-1 scale
     subsets = _table(parser, "table-objective-subsets")
-    assert len(subsets) == 5 and {r["n"] for r in subsets} == {"100", "137", "174"}
+    assert {r["dataset"] for r in subsets} == {"mmlu/abstract_algebra", "mmlu/anatomy", "mmlu/astronomy",
+                                               "gsm8k/easy", "gsm8k/hard"}
+    assert {r["n"] for r in subsets} == {"100", "137", "174"}
 
 
 def test_leaderboards_golden(report):
@@ -344,6 +342,6 @@ def test_cli_report_json(tmp_path):
     out = json.loads(res.output)
     assert out["run"] == fx.RUN and Path(out["html"]) == run_dir / "report.html"
     html = Path(out["html"]).read_text(encoding="utf-8")
-    assert "knowledge+math" in html and "table-stages" in html and "sk-live" not in html
+    assert "mmlu/stem" in html and "table-stages" in html and "sk-live" not in html
     res = CliRunner().invoke(app, ["report", str(tmp_path / "missing")])
     assert res.exit_code != 0

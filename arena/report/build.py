@@ -40,7 +40,6 @@ class ReportData:
     run: str | None
     generated: str
     tables: list[ReportTable]
-    objective_long: pd.DataFrame
     leaderboards: dict[str, pd.DataFrame] = field(default_factory=dict)
     win_matrices: dict[str, pd.DataFrame] = field(default_factory=dict)
     stages: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -62,14 +61,15 @@ def _table(
     return ReportTable(id_, section, title, frame.reset_index(drop=True), {**DECIMALS, **decimals}, note)
 
 
-def _objective_tables(frames: T.Frames, groups: dict[str, list[str]] | None) -> list[ReportTable]:
-    out = [_table("table-objective", "objective", "Objective benchmarks",
-                  T.objective_table(frames.results, groups),
-                  "Whole-dataset scores; a group row is the plain mean of its datasets.")]
-    subsets = T.subset_table(frames.results)
+def _objective_tables(frames: T.Frames, groups: dict | None) -> list[ReportTable]:
+    main, subsets = T.objective_tables(frames.results, groups)
+    models = [c for c in main.columns if c not in T.OBJECTIVE_LABELS]
+    d = dict.fromkeys(models, T.value_decimals(pd.concat([main, subsets]), models))
+    out = [_table("table-objective", "objective", "Objective benchmarks", main,
+                  "Whole datasets; dataset/group rows average that group's subsets.", **d)]
     if len(subsets):
         out.append(_table("table-objective-subsets", "objective-subsets", "Scores per subset",
-                          subsets, "n = number of samples in the subset."))
+                          subsets, "n = number of samples in the subset.", **d))
     return out
 
 
@@ -144,14 +144,13 @@ def compute_report(
     stages = T.stage_table(stage_stats)
     if len(stages):
         tables.append(_table("table-stages", "stages", "Tokens, cost and time per stage", stages))
-    models = set(frames.results.get("model", [])) | set(frames.battles.get("model_a", []))
+    models = {r.model for r in frames.results} | set(frames.battles.get("model_a", []))
     models |= set(frames.battles.get("model_b", [])) | set(frames.scores.get("model", []))
-    counts = {"models": len(models), "datasets": int(frames.results["dataset"].nunique())
-              if len(frames.results) else 0, "battles": len(frames.battles),
+    counts = {"models": len(models), "datasets": len({r.dataset for r in frames.results}),
+              "battles": len(frames.battles),
               "scores": len(frames.scores), "judgments": len(frames.judgments)}
     return ReportData(
         run=run, generated=time.strftime("%Y-%m-%d %H:%M:%S"), tables=tables,
-        objective_long=T._whole_dataset_rows(frames.results) if len(frames.results) else frames.results,
         leaderboards=boards, win_matrices=mats, stages=stages,
         config_yaml=config_yaml(config) if config else "", counts=counts, baseline=baseline,
     )
@@ -183,7 +182,8 @@ def build_report(
         config: the run's config, shown (secrets redacted) in the report; its optional
             ``report:`` block may set ``baseline``, ``groups``, ``bootstrap`` and ``seed``.
         stage_stats: ``{stage: {"seconds", "calls", "cached", "tokens", "cost"}}``.
-        groups: ``{group name: [dataset, ...]}`` averaged in the objective table.
+        groups: ``{dataset: {group: [subset, ...]}}`` averaged in the objective table
+            (see :mod:`objective.summarizer`).
         baseline: model that win rates are measured against.
         n_bootstrap: bootstrap rounds for the intervals (default 200).
 

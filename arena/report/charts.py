@@ -57,18 +57,17 @@ def model_colors(models: list[str]) -> dict[str, str]:
     return {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(sorted(models))}
 
 
-def objective_bars(table: pd.DataFrame, label_cols: list[str]) -> go.Figure | None:
-    """Grouped bars: one group per dataset (or group row), one bar per model."""
+def objective_bars(table: pd.DataFrame, label_cols: list[str], decimals: int = 2) -> go.Figure | None:
+    """Grouped bars: one group per dataset (its main metric) or dataset group, one bar per model."""
     models = [c for c in table.columns if c not in label_cols and c != "n"]
+    table = table.drop_duplicates("dataset")  # the first metric of each row name is the main one
     if table.empty or not models:
         return None
-    multi = table.groupby("dataset")["metric"].transform("nunique") > 1
-    labels = [f"{d} · {m}" if x else str(d) for d, m, x in zip(table["dataset"], table["metric"], multi)]
     colors = model_colors(models)
     fig = go.Figure()
     for m in models:
-        fig.add_bar(name=esc(m), x=[esc(v) for v in labels], y=table[m], marker_color=colors[m],
-                    customdata=[_num(v, 2) for v in table[m]],
+        fig.add_bar(name=esc(m), x=[esc(v) for v in table["dataset"]], y=table[m], marker_color=colors[m],
+                    customdata=[f"{_num(v, decimals)} ({esc(k)})" for v, k in zip(table[m], table["metric"])],
                     hovertemplate="%{x}<br>%{fullData.name}: %{customdata}<extra></extra>")
     fig.update_layout(barmode="group", height=380, yaxis_title="score",
                       bargap=0.25, bargroupgap=0.05)

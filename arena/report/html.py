@@ -11,7 +11,7 @@ from arena.report import charts
 from arena.report.build import ReportData
 from arena.report.charts import esc
 from arena.report.style import CSS
-from arena.report.tables import ReportTable
+from arena.report.tables import OBJECTIVE_LABELS, ReportTable
 
 # (id, nav label, heading, what the section shows)
 SECTIONS = [
@@ -89,9 +89,8 @@ def _objective(data: ReportData, fig: charts.FigureWriter) -> str:
     if not tabs or tabs[0].frame.empty:
         return _empty("No objective results in this run.")
     t = tabs[0]
-    labels = ["dataset", "version", "metric", "mode"]
-    models = [c for c in t.frame.columns if c not in labels]
-    chart = charts.objective_bars(t.frame, labels)
+    models = [c for c in t.frame.columns if c not in OBJECTIVE_LABELS]
+    chart = charts.objective_bars(t.frame, OBJECTIVE_LABELS, t.decimals.get(models[0], 2) if models else 2)
     return (fig(chart, "fig-objective") if chart else "") + html_table(t, models)
 
 
@@ -100,7 +99,7 @@ def _subsets(data: ReportData) -> str:
     if not tabs:
         return _empty("No per-subset results in this run.")
     t = tabs[0]
-    models = [c for c in t.frame.columns if c not in ("dataset", "subset", "metric", "mode", "n")]
+    models = [c for c in t.frame.columns if c not in (*OBJECTIVE_LABELS, "n")]
     return html_table(t, models)
 
 

@@ -2,8 +2,8 @@
 
 The CSV, TXT, MD and HTML outputs are all rendered from the same :class:`ReportTable` objects
 (and from the same formatted strings, see :meth:`ReportTable.formatted`), so they cannot
-disagree. Objective tables follow OpenCompass (``dataset | version | metric | mode | <models>``);
-subjective tables come from :mod:`arena.ratings`.
+disagree. Objective tables come from :mod:`objective.summarizer` (OpenCompass's
+``dataset | version | metric | mode | <models>``); subjective ones from :mod:`arena.ratings`.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def format_cell(v: Any, decimals: int, missing: str = MISSING) -> str:
 class Frames:
     """The store's records as DataFrames (one per record type)."""
 
-    results: pd.DataFrame
+    results: list[DatasetResult]
     battles: pd.DataFrame
     scores: pd.DataFrame
     judgments: pd.DataFrame
@@ -83,7 +83,7 @@ class Frames:
 def load_frames(store: Store, run: str | None = None) -> Frames:
     """Read DatasetResult, Battle, Score and Judgment records (optionally of one run).
 
-    Battle ``features`` are flattened to columns (``len_a``/``len_b`` feed length control).
+    DatasetResults stay records (the objective summarizer takes records); Battle ``features`` are flattened to columns (``len_a``/``len_b`` feed length control).
     """
     battles = store.frame(Battle, run)
     if len(battles) and "features" in battles.columns:
@@ -93,7 +93,7 @@ def load_frames(store: Store, run: str | None = None) -> Frames:
     rows = [json.loads(r.model_dump_json()) for r in records]
     judgments = pd.DataFrame(rows, columns=None if rows else list(Judgment.model_fields))
     return Frames(
-        results=store.frame(DatasetResult, run),
+        results=store.all(DatasetResult, run),
         battles=battles,
         scores=store.frame(Score, run),
         judgments=judgments,
@@ -104,62 +104,50 @@ def load_frames(store: Store, run: str | None = None) -> Frames:
 # --------------------------------------------------------------------------- objective
 
 
-def _objective_pivot(results: pd.DataFrame, index: list[str]) -> pd.DataFrame:
-    models = sorted(results["model"].unique())
-    df = results.assign(version=results["version"].fillna("").replace("", MISSING))
-    wide = df.pivot_table(index=index, columns="model", values="value", aggfunc="mean", sort=True)
-    wide = wide.reindex(columns=models).reset_index()
-    wide.columns.name = None
-    return wide
+AVERAGES = ("naive_average", "weighted_average")
+OBJECTIVE_LABELS = ["dataset", "version", "metric", "mode"]
 
 
-def _whole_dataset_rows(results: pd.DataFrame) -> pd.DataFrame:
-    """Rows for whole datasets: the subset-less result, else the n-weighted subset mean."""
-    keys = ["model", "dataset", "version", "metric", "mode"]
-    whole = results[results["subset"].isna()]
-    have = set(map(tuple, whole[keys].astype(str).to_numpy()))
-    parts = results[results["subset"].notna()]
-    parts = parts[[tuple(r) not in have for r in parts[keys].astype(str).to_numpy()]]
-    if len(parts):
-        w = parts.assign(wv=parts["value"] * parts["n"])
-        agg = w.groupby(keys, sort=True)[["wv", "n"]].sum().reset_index()
-        agg["value"] = agg["wv"] / agg["n"].where(agg["n"] > 0)
-        whole = pd.concat([whole, agg.drop(columns="wv")], ignore_index=True)
-    return whole
+def objective_tables(
+    results: list[DatasetResult], groups: dict | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The objective summary split in two: datasets and group averages, then subsets.
 
+    Both come from :func:`objective.summarizer.summarize` (one summary implementation for
+    the run's summary files and the report): ``dataset | version | metric | mode | <models>``
+    with subsets named ``dataset/subset`` and groups ``dataset/group`` (``naive_average``,
+    ``weighted_average``). The subset part gains the sample count ``n``.
 
-def objective_table(results: pd.DataFrame, groups: dict[str, list[str]] | None = None) -> pd.DataFrame:
-    """``dataset | version | metric | mode | <models>``, plus one naive-average row per group.
-
-    A group row averages, per model, the first metric of each member dataset (as
-    OpenCompass's summarizer does); its metric is ``naive_average``.
+    Args:
+        results: DatasetResult records.
+        groups: ``{dataset: {group: [subset, ...]}}`` averaged by the summarizer.
     """
-    if results.empty:
-        return pd.DataFrame(columns=["dataset", "version", "metric", "mode"])
-    whole = _whole_dataset_rows(results)
-    table = _objective_pivot(whole, ["dataset", "version", "metric", "mode"])
-    rows = [table]
-    models = [c for c in table.columns if c not in ("dataset", "version", "metric", "mode")]
-    for name, members in (groups or {}).items():
-        sub = table[table["dataset"].isin(members)].drop_duplicates("dataset")
-        if sub.empty:
-            continue
-        modes = sorted(set(sub["mode"]))
-        row = {"dataset": name, "version": MISSING, "metric": "naive_average",
-               "mode": modes[0] if len(modes) == 1 else "mixed"}
-        row.update({m: sub[m].mean() if sub[m].notna().all() else np.nan for m in models})
-        rows.append(pd.DataFrame([row]))
-    return pd.concat(rows, ignore_index=True)
+    from objective.summarizer import row_name, summarize
+
+    if not results:
+        empty = pd.DataFrame(columns=OBJECTIVE_LABELS)
+        return empty, empty
+    # The store does not keep the runner's order: put each dataset's main metric first (the
+    # alternative length normalisations are named accuracy_<norm>), subsets after, models sorted.
+    results = sorted(results, key=lambda r: (r.dataset, r.subset is not None, r.subset or "",
+                                             r.metric.startswith("accuracy_"), r.metric, r.model))
+    table = summarize(results, groups or None)
+    rows = [[*row, *(table.values[row].get(m, np.nan) for m in table.models)] for row in table.rows]
+    df = pd.DataFrame(rows, columns=[*OBJECTIVE_LABELS, *table.models])
+    df["version"] = df["version"].replace("", MISSING)
+    subset_names = {row_name(r) for r in results if r.subset and r.metric not in AVERAGES}
+    is_subset = df["dataset"].isin(subset_names) & ~df["metric"].isin(AVERAGES)
+    sizes = {(row_name(r), r.metric): r.n for r in results if r.subset}
+    subsets = df[is_subset].copy()
+    subsets["n"] = [sizes.get(k) for k in zip(subsets["dataset"], subsets["metric"])]
+    return df[~is_subset].reset_index(drop=True), subsets.reset_index(drop=True)
 
 
-def subset_table(results: pd.DataFrame) -> pd.DataFrame:
-    """``dataset | subset | metric | mode | <models> | n`` for results that name a subset."""
-    parts = results[results["subset"].notna()] if len(results) else results
-    if parts.empty:
-        return pd.DataFrame(columns=["dataset", "subset", "metric", "mode"])
-    wide = _objective_pivot(parts, ["dataset", "subset", "metric", "mode"])
-    n = parts.groupby(["dataset", "subset", "metric", "mode"])["n"].max().reset_index()
-    return wide.merge(n, on=["dataset", "subset", "metric", "mode"], how="left")
+def value_decimals(frame: pd.DataFrame, columns: list[str]) -> int:
+    """4 decimals for scores on a 0-1 scale (2 would hide differences), else 2."""
+    values = frame[columns].to_numpy(float) if columns else np.array([])
+    finite = values[np.isfinite(values)]
+    return 4 if finite.size and np.abs(finite).max() <= 1.0 else 2
 
 
 # --------------------------------------------------------------------------- subjective
