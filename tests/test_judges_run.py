@@ -166,3 +166,38 @@ def test_judge_base_url_points_registry_model_at_local_server(monkeypatch: pytes
         assert make_judge_model("gpt-4o").base_url == server.base_url
         assert make_judge_model("my-vllm-model", base_url=server.base_url).model == "my-vllm-model"
     assert "sk-" not in os.environ.get("OPENAI_API_KEY", "")
+
+
+def test_m_to_n_pairs(tmp_path: Path) -> None:
+    from judges.pairwise import m_to_n_pairs
+
+    qs = questions(1, two_turn=False)
+    models = ["m0", "m1", "m2", "m3"]
+    store = seeded_store(tmp_path / "s.sqlite", models, qs)
+    judge = load_judge("arena-hard")
+    pairs = m_to_n_pairs(["m0", "m1"], ["m2", "m3"])
+    with FakeOpenAIServer(replies=["[[A>>B]]"] * 4 + ["[[B>>A]]"] * 4) as server:
+        rep = run_judge(judge, _model(server), qs, None, store, models, pairs=pairs)
+        assert server.requests == 8
+    assert sorted({(j.model_a, j.model_b) for j in rep.judgments}) == [("m0", "m2"), ("m0", "m3"),
+                                                                       ("m1", "m2"), ("m1", "m3")]
+
+
+def test_hf_judge_batches_and_records_parse_failures(tmp_path: Path) -> None:
+    """A random-weight local judge writes gibberish: retried in batches, then recorded."""
+    from arena.models.hf import HFModel
+    from arena.models.testing import make_tiny_model
+
+    model = HFModel(make_tiny_model(tmp_path / "tiny"), name="tiny", max_seq_len=512)
+    sizes = []
+    real = model.chat_many
+    model.chat_many = lambda convs, params: sizes.append((len(convs), params.seed)) or real(convs, params)
+    qs = questions(3, two_turn=False)
+    store = seeded_store(tmp_path / "s.sqlite", ["m0", "m1"], qs)
+    judge = load_judge("mt-bench-single", overrides=["max_tokens=4", "parse_retries=1"])
+    rep = run_judge(judge, model, qs, None, store, ["m0", "m1"])
+    assert sizes[0] == (6, None) and len(sizes) <= 2 and (len(sizes) == 1 or sizes[1][1] == 1)
+    js = store.all(Judgment)
+    assert len(js) == 6 == rep.parsed + rep.parse_failures
+    assert all((j.parse_error is None) == (j.score is not None) for j in js)
+    assert all(j.attempts == (1 if j.parse_error is None else 2) for j in js)
