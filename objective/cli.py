@@ -1,0 +1,139 @@
+"""`arena eval`: objective evaluation with OpenCompass-style flags.
+
+Flags take several values like OpenCompass's (`--datasets a b --models x y`), so the
+arguments are parsed with argparse inside the typer command; heavy imports stay inside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="arena eval", description="Evaluate models on objective datasets (ppl/gen).")
+    p.add_argument("--datasets", nargs="+", required=True, help="registered names or .yaml/.jsonl/.csv paths")
+    p.add_argument("--models", nargs="+", default=[], help="registered model names (HF or API)")
+    p.add_argument("--hf-path", help="a local transformers model folder")
+    p.add_argument("--hf-abbr", help="display name of the --hf-path model")
+    p.add_argument("--tokenizer-path")
+    p.add_argument("--tokenizer-kwargs", nargs="*", default=[], metavar="K=V")
+    p.add_argument("--model-kwargs", nargs="*", default=[], metavar="K=V")
+    p.add_argument("--max-seq-len", type=int)
+    p.add_argument("--max-out-len", type=int)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--num-gpus", type=int, default=0)
+    p.add_argument("--shots", type=int, help="override the cards' number of few-shot examples")
+    p.add_argument("--cot", action="store_true", help="chain-of-thought prompts (gen datasets)")
+    p.add_argument("--prompt-style", choices=["auto", "base", "chat"], default="auto")
+    p.add_argument("--limit", type=int, help="evaluate only the first N samples of each dataset")
+    p.add_argument("--work-dir", default="outputs/default")
+    p.add_argument("--debug", action="store_true", help="full tracebacks and progress on stderr")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    return p
+
+
+def parse_kv(items: list[str], flag: str) -> dict[str, Any]:
+    """`k=v` pairs; values are read as YAML scalars (numbers, booleans, strings)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            from arena.core.errors import ConfigError
+
+            raise ConfigError(f"expected key=value, got '{item}'", field=flag)
+        k, v = item.split("=", 1)
+        out[k] = yaml.safe_load(v)
+    return out
+
+
+def _specs(args: argparse.Namespace) -> list[Any]:
+    from arena.core.errors import ConfigError
+    from arena.core.registry import ModelSpec, resolve_model
+
+    over = {"max_seq_len": args.max_seq_len, "batch_size": args.batch_size}
+    specs = [resolve_model(n, **over) for n in args.models]
+    if args.hf_path:
+        specs.append(ModelSpec(
+            name=args.hf_abbr or Path(args.hf_path).name, backend="hf", path=args.hf_path,
+            tokenizer_path=args.tokenizer_path, num_gpus=args.num_gpus,
+            tokenizer_kwargs=parse_kv(args.tokenizer_kwargs, "--tokenizer-kwargs"),
+            model_kwargs=parse_kv(args.model_kwargs, "--model-kwargs"),
+            max_seq_len=args.max_seq_len or 2048, batch_size=args.batch_size))
+    if not specs:
+        raise ConfigError("give --hf-path DIR or --models NAME ...", field="models")
+    return specs
+
+
+def run_eval(args: argparse.Namespace) -> dict[str, Any]:
+    """Evaluate every model on every dataset; write predictions and summaries."""
+    from arena.core.cache import Cache
+    from arena.core.store import Store
+    from arena.models.factory import build_model
+    from objective.datasets import load_dataset
+    from objective.runner import EvalConfig, evaluate_dataset
+    from objective.summarizer import group_results, summarize, write_summary
+
+    datasets = [load_dataset(d) for d in args.datasets]  # bad data fails before any model loads
+    specs = _specs(args)
+    work = Path(args.work_dir)
+    store = Store(work / "arena.sqlite")
+    cache = Cache(store)
+    config = EvalConfig(batch_size=args.batch_size, max_out_len=args.max_out_len, shots=args.shots,
+                        cot=args.cot, prompt_style=args.prompt_style, limit=args.limit)
+    results = []
+    for spec in specs:
+        model = build_model(spec, cache=cache)
+        for ds in datasets:
+            def progress(done: int, total: int, name: str = f"{spec.label}] {ds.name}") -> None:
+                if args.debug:
+                    print(f"[{name}: {done}/{total}", file=sys.stderr)
+            results += evaluate_dataset(model, ds, work_dir=work, store=store, config=config,
+                                        cache=cache, progress=progress)
+        del model
+    results += group_results(results, {d.name: d.card.groups for d in datasets if d.card.groups})
+    table = summarize(results)
+    paths = write_summary(table, work / "summary")
+    store.close()
+    return {"results": results, "table": table, "paths": paths}
+
+
+def _main(argv: list[str]) -> None:
+    from arena.core.errors import ArenaError
+
+    args = build_parser().parse_args(argv)
+    try:
+        out = run_eval(args)
+    except ArenaError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    if args.json:
+        keys = ("dataset", "subset", "metric", "mode", "model", "value", "n")
+        rows = [{k: getattr(r, k) for k in keys} for r in out["results"]]
+        print(json.dumps({"results": rows}, ensure_ascii=False, indent=1))
+        return
+    from objective.summarizer import to_text
+
+    print(to_text(out["table"]), end="")
+    print("summary: " + ", ".join(str(p) for p in out["paths"].values()))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `arena eval` to the CLI."""
+
+    @app.command(
+        "eval", add_help_option=False,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        help="Evaluate models on objective datasets (ppl/gen), OpenCompass-style flags. "
+             "See `arena eval --help`.",
+    )
+    def eval_(ctx: typer.Context) -> None:
+        _main(list(ctx.args))

@@ -1,0 +1,200 @@
+"""Evaluate one model on one dataset: prompts, inference, scoring, predictions, results.
+
+Resume: every finished sample is a `Prediction` in the store, keyed by (model, dataset,
+sample id, config hash); a rerun with the same settings only runs the missing samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from arena.core.cache import Cache
+from arena.core.records import DatasetResult, Prediction, Sample, content_hash, write_jsonl
+from arena.core.store import Store
+from objective.datasets import Dataset
+from objective.metrics import choose, exact_match, mean
+from objective.postprocess import get_postprocessor
+from objective.templates import LETTERS, MetaTemplate, PromptBuilder, messages_json
+
+CHUNK = 64  # samples per inference call: the unit of resume
+
+
+class EvalConfig(BaseModel):
+    """Settings of an objective evaluation (all of them enter the config hash)."""
+
+    model_config = ConfigDict(extra="forbid")
+    batch_size: int = 8
+    max_out_len: int | None = None  # None: the dataset card's, else 64
+    shots: int | None = None  # None: the dataset card's
+    cot: bool = False
+    prompt_style: Literal["auto", "base", "chat"] = "auto"
+    meta_template: MetaTemplate | None = None
+    limit: int | None = None
+    seed: int | None = None
+    timeout: float = 10.0  # code execution, seconds per program
+    memory_mb: int = 1024
+
+
+def _chat_renderer(model: Any, config: EvalConfig) -> Callable[[list[dict]], str] | None:
+    """None for base-model text prompts, else how chat messages become the prompt text."""
+    if config.meta_template is not None:
+        return config.meta_template.render
+    local = hasattr(model, "tokenizer")
+    style = config.prompt_style
+    if style == "auto":
+        style = "chat" if not local or getattr(model.tokenizer, "chat_template", None) else "base"
+    if style == "base":
+        return None
+    return model.apply_chat_template if local else messages_json
+
+
+def builder_for(model: Any, dataset: Dataset, config: EvalConfig) -> PromptBuilder:
+    card = dataset.card
+    return PromptBuilder(
+        card.template, dataset.dev,
+        shots=card.few_shot.k if config.shots is None else config.shots,
+        seed=card.few_shot.seed if config.seed is None else config.seed,
+        per_subset=card.few_shot.per_subset, continuation=card.continuation,
+        cot=config.cot and card.mode == "gen", chat=_chat_renderer(model, config),
+    )
+
+
+def config_hash(model: Any, dataset: Dataset, config: EvalConfig) -> str:
+    return content_hash({"version": dataset.version, "config": config.model_dump(exclude={"limit"}),
+                         "max_seq_len": getattr(model, "max_seq_len", None),
+                         "system": getattr(model, "system_prompt", None)})
+
+
+def _ppl(model: Any, samples: list[Sample], b: PromptBuilder, ds: Dataset, cfg: EvalConfig,
+         chash: str, cache: Cache | None) -> list[Prediction]:
+    from objective.ppl import score_choices
+
+    items = [(b.prompt(s), b.continuations(s)) for s in samples]
+    scored = score_choices(model, items, batch_size=cfg.batch_size, cache=cache)
+    out = []
+    for s, (prompt, conts), res in zip(samples, items, scored):
+        nll, ntok = [r.nll for r in res], [r.n_tokens for r in res]
+        nbytes = [len(c.encode("utf-8")) for c in conts]
+        pred = choose(nll, ntok, nbytes, ds.card.norm)
+        out.append(Prediction(model=model.name, dataset=ds.name, sample_id=s.id, mode="ppl",
+                              prompt=prompt, continuations=conts, nll=nll, n_tokens=ntok,
+                              n_bytes=nbytes, pred=pred, gold=s.answer,
+                              correct=float(pred == s.answer), config_hash=chash))
+    return out
+
+
+def _gen(model: Any, samples: list[Sample], b: PromptBuilder, ds: Dataset, cfg: EvalConfig,
+         chash: str, cache: Cache | None) -> list[Prediction]:
+    from objective.gen import chat_texts, generate_texts
+
+    card = ds.card
+    max_out = card.max_out_len or cfg.max_out_len or 64
+    if b.chat is messages_json:  # an API chat model: send messages, log them as JSON
+        convs = [b.messages(s) for s in samples]
+        prompts = [messages_json(c) for c in convs]
+        raws = chat_texts(model, convs, max_out_len=max_out, stop=card.stop)
+    else:
+        prompts = [b.prompt(s) for s in samples]
+        raws = generate_texts(model, prompts, max_out_len=max_out, stop=card.stop, cache=cache)
+    post = get_postprocessor(card.postprocess)
+    out = []
+    for s, prompt, raw in zip(samples, prompts, raws):
+        letters = LETTERS[: len(s.choices)] if s.choices else ""
+        extracted = post(raw, letters) if card.postprocess == "first_option" else post(raw)
+        gold: str | int | None = LETTERS[s.answer] if s.choices and isinstance(s.answer, int) else s.target
+        correct = _gen_correct(s, extracted, gold, card.metric, cfg)
+        out.append(Prediction(model=model.name, dataset=ds.name, sample_id=s.id, mode="gen",
+                              prompt=prompt, raw=raw, extracted=extracted, pred=extracted,
+                              gold=gold, correct=correct, config_hash=chash))
+    return out
+
+
+def _gen_correct(s: Sample, extracted: str, gold: Any, metric: str, cfg: EvalConfig) -> float:
+    if metric == "pass@1":
+        from objective.humaneval import build_program, run_program
+
+        return float(run_program(build_program(s, extracted), cfg.timeout, cfg.memory_mb).passed)
+    if metric == "exact_match":
+        return exact_match(extracted, str(gold))
+    return float(extracted.strip() == str(gold).strip()) if s.choices else exact_match(extracted, str(gold))
+
+
+def _results(model: Any, ds: Dataset, preds: list[Prediction], samples: list[Sample],
+             chash: str) -> list[DatasetResult]:
+    card = ds.card
+    subset_of = {s.id: s.subset for s in samples}
+    base = {"model": model.name, "dataset": ds.name, "version": ds.version, "mode": card.mode,
+            "config_hash": chash}
+    metric = card.metric
+    rows = [DatasetResult(**base, metric=metric, value=mean([p.correct or 0.0 for p in preds]), n=len(preds))]
+    subsets = sorted({s for s in subset_of.values() if s})
+    for sub in subsets if len(subsets) > 1 else []:
+        mine = [p.correct or 0.0 for p in preds if subset_of[p.sample_id] == sub]
+        rows.append(DatasetResult(**base, subset=sub, metric=metric, value=mean(mine), n=len(mine)))
+    if card.mode == "ppl":  # the other length normalisations, for comparison
+        for norm in ("sum", "token", "byte"):
+            if norm == card.norm:
+                continue
+            hits = [float(choose(p.nll, p.n_tokens, p.n_bytes, norm) == p.gold) for p in preds]  # type: ignore[arg-type]
+            rows.append(DatasetResult(**base, metric=f"accuracy_{norm}", value=mean(hits), n=len(hits)))
+    return rows
+
+
+def evaluate_dataset(model: Any, dataset: Dataset, *, work_dir: str | Path, store: Store | None = None,
+                     config: EvalConfig | None = None, cache: Cache | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> list[DatasetResult]:
+    """Run `model` on `dataset`; write predictions JSONL; return per-subset and overall results.
+
+    Args:
+        model: an `HFModel`, `OpenAICompatModel` or anything with the same methods.
+        dataset: from `load_dataset`.
+        work_dir: predictions go to `<work_dir>/predictions/<model>/<dataset>.jsonl`.
+        store: where finished samples and results are kept (resume); default
+            `<work_dir>/arena.sqlite`.
+        config: evaluation settings.
+        cache: model-call cache (identical calls are never run twice).
+        progress: called with (done, total) after each chunk.
+    """
+    config = config or EvalConfig()
+    own_store = store is None
+    store = store or Store(Path(work_dir) / "arena.sqlite")
+    try:
+        samples = dataset.samples[: config.limit] if config.limit else list(dataset.samples)
+        chash = config_hash(model, dataset, config)
+        builder = builder_for(model, dataset, config)
+        preds = _infer_resumable(model, samples, builder, dataset, config, chash, store, cache, progress)
+        write_jsonl(Path(work_dir) / "predictions" / _safe(model.name) / f"{dataset.name}.jsonl", preds)
+        results = _results(model, dataset, preds, samples, chash)
+        store.put_many(results)
+        return results
+    finally:
+        if own_store:
+            store.close()
+
+
+def _infer_resumable(model: Any, samples: list[Sample], b: PromptBuilder, ds: Dataset,
+                     cfg: EvalConfig, chash: str, store: Store, cache: Cache | None,
+                     progress: Callable[[int, int], None] | None) -> list[Prediction]:
+    def key(s: Sample) -> str:
+        return Prediction(model=model.name, dataset=ds.name, sample_id=s.id, mode=ds.card.mode,
+                          prompt="", config_hash=chash).key()
+
+    done = {k: p for k in (key(s) for s in samples) if (p := store.get(Prediction, k)) is not None}
+    todo = [s for s in samples if key(s) not in done]
+    run = _ppl if ds.card.mode == "ppl" else _gen
+    for start in range(0, len(todo), CHUNK):
+        chunk = todo[start: start + CHUNK]
+        new = run(model, chunk, b, ds, cfg, chash, cache)
+        store.put_many(new)
+        done.update({key(s): p for s, p in zip(chunk, new)})
+        if progress:
+            progress(len(samples) - len(todo) + start + len(chunk), len(samples))
+    return [done[key(s)] for s in samples]
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
