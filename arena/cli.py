@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import typer
@@ -129,9 +130,10 @@ _register_all()
 
 def main() -> None:  # pragma: no cover
     from arena.core.errors import ArenaError
+    from arena.pipeline_cli import normalize_argv
 
     try:
-        app()
+        app(args=normalize_argv(sys.argv[1:]), prog_name="arena")
     except ArenaError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise SystemExit(2) from None

@@ -1,0 +1,144 @@
+"""The experiment config of `arena run`: models, datasets, questions, judges, report.
+
+Validated with pydantic (`extra="forbid"`): every error names the file, the line and the
+key. A model entry is a registered name (`smollm2-135m`), a registered name with overrides
+(`{name: gpt-4, base_url: ...}`), or a full spec (`{name: m, backend: hf, path: DIR}`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from arena.core.config import config_hash, load_config
+from arena.core.errors import UnknownNameError
+from arena.core.registry import ModelSpec, model_specs, resolve_model
+from arena.notify import NotifyConfig
+
+STAGES = ("infer", "eval", "answer", "judge", "report")
+
+
+def _to_spec(entry: Any) -> ModelSpec:
+    if isinstance(entry, ModelSpec):
+        return entry
+    if isinstance(entry, str):
+        entry = {"name": entry}
+    if not isinstance(entry, dict) or "name" not in entry:
+        raise ValueError("a model is a registered name or a mapping with 'name'")
+    defines_itself = any(k in entry for k in ("backend", "path", "model"))
+    if not defines_itself:
+        try:
+            return resolve_model(entry["name"], **{k: v for k, v in entry.items() if k != "name"})
+        except UnknownNameError as exc:
+            raise ValueError(str(exc)) from None
+    return ModelSpec.model_validate(entry)
+
+
+# validated one entry at a time, so an error points at the entry's own line
+ModelEntry = Annotated[ModelSpec, BeforeValidator(_to_spec)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class JudgeEntry(Strict):
+    """One judge: a judge config (judges/configs/<name>) run by a model."""
+
+    config: str
+    model: str | dict[str, Any]
+    mode: Literal["single", "pairwise"] | None = None
+    baseline: str | None = None
+    base_url: str | None = None
+    set: list[str] = Field(default_factory=list, description="judge.yaml overrides, KEY=VALUE")
+
+
+class HumanConfig(Strict):
+    store: str
+
+
+class SummarizerConfig(Strict):
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+    baseline: str | None = None
+
+
+class ReportConfig(Strict):
+    html: bool = True
+    bootstrap: int = 200
+    seed: int = 0
+
+
+class EvalParams(Strict):
+    """Defaults for objective evaluation; a model's own fields win."""
+
+    max_out_len: int | None = None
+    batch_size: int | None = None
+    few_shot: int | None = None
+    limit: int | None = None
+
+
+class AnswerParams(Strict):
+    max_tokens: int = 512
+    temperature: float = 0.0
+
+
+class Experiment(Strict):
+    name: str = "default"
+    models: list[ModelEntry] = Field(default_factory=list)
+    datasets: list[str] = Field(default_factory=list)
+    eval: EvalParams = Field(default_factory=EvalParams)
+    questions: list[str] = Field(default_factory=list)
+    question_limit: int | None = None
+    answer_models: list[str] | None = None
+    answer: AnswerParams = Field(default_factory=AnswerParams)
+    judges: list[JudgeEntry] = Field(default_factory=list)
+    human: HumanConfig | None = None
+    summarizer: SummarizerConfig = Field(default_factory=SummarizerConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    notify: NotifyConfig | None = None
+    work_dir: str | None = None
+
+    @field_validator("questions", "datasets", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _check_refs(self) -> Experiment:
+        names = {m.label for m in self.models}
+        if len(names) != len(self.models):
+            raise ValueError("two models share a name (set 'abbr')")
+        for m in self.answer_models or []:
+            if m not in names:
+                raise ValueError(f"answer_models: '{m}' is not among models {sorted(names)}")
+        return self
+
+    def answerers(self) -> list[ModelSpec]:
+        if self.answer_models is None:
+            return list(self.models)
+        return [m for m in self.models if m.label in self.answer_models]
+
+    def judge_spec(self, judge: JudgeEntry) -> ModelSpec:
+        """The judge's model: one of this run's models, or any registered/inline model."""
+        own = {m.label: m for m in self.models}
+        if isinstance(judge.model, str) and judge.model in own:
+            spec = own[judge.model]
+        else:
+            spec = _to_spec(judge.model)
+        if judge.base_url:
+            spec = spec.model_copy(update={"base_url": judge.base_url})
+        return spec
+
+    def hash(self) -> str:
+        return config_hash(self)
+
+
+def load_experiment(path: str | Path, overrides: list[str] | None = None) -> Experiment:
+    """Load and validate an experiment YAML (with includes and KEY=VALUE overrides)."""
+    return load_config(path, Experiment, overrides)
+
+
+def known_models() -> list[str]:
+    return sorted(model_specs())

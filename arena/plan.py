@@ -1,0 +1,63 @@
+"""`arena run --dry-run`: the tasks, model calls and estimated cost of a run, without running it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+from arena.core.registry import ModelSpec
+from arena.experiment import Experiment
+
+
+@dataclass
+class PlannedTask:
+    stage: str
+    model: str
+    target: str
+    units: int
+    calls: int
+    est_tokens: int
+    est_cost: float
+
+
+def _cost(spec: ModelSpec, tokens_in: int, tokens_out: int) -> float:
+    return (tokens_in * spec.price_in + tokens_out * spec.price_out) / 1e6
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text) // 4)  # a rough, tokenizer-free estimate (4 chars a token)
+
+
+def plan_run(exp: Experiment, pf) -> list[PlannedTask]:
+    """One row per (stage, model, dataset/question set/judge) with call and cost estimates."""
+    tasks: list[PlannedTask] = []
+    for spec in exp.models:
+        for ds in pf.datasets:
+            samples = ds.samples[: exp.eval.limit] if exp.eval.limit else ds.samples
+            n = len(samples)
+            options = max((len(s.choices or []) for s in samples), default=1)
+            calls = n * options if ds.card.mode == "ppl" else n
+            tin = sum(_tokens(s.question) for s in samples) * (options if ds.card.mode == "ppl" else 1)
+            tout = 0 if ds.card.mode == "ppl" else n * (ds.card.max_out_len or spec.max_out_len)
+            tasks.append(PlannedTask("infer", spec.label, ds.name, n, calls, tin + tout, _cost(spec, tin, tout)))
+    turns = sum(len(q.turns) for q in pf.questions)
+    qin = sum(_tokens(" ".join(q.turns)) for q in pf.questions)
+    for spec in exp.answerers():
+        tout = turns * exp.answer.max_tokens
+        tasks.append(PlannedTask("answer", spec.label, "+".join(exp.questions), len(pf.questions), turns,
+                                 qin + tout, _cost(spec, qin, tout)))
+    names = [m.label for m in exp.answerers()]
+    for entry, judge in pf.judges:
+        spec = exp.judge_spec(entry)
+        jturns = sum(len([t for t in judge.config.turns if t <= len(q.turns)]) for q in pf.questions)
+        if judge.config.mode == "single":
+            calls = jturns * len(names)
+        else:
+            base = entry.baseline or judge.config.baseline
+            pairs = len(names) - 1 if base else len(list(combinations(names, 2)))
+            calls = jturns * pairs * (2 if judge.config.position == "both-orders" else 1)
+        tin = calls * (600 + exp.answer.max_tokens)  # prompt template + answers shown
+        tout = calls * judge.config.max_tokens // 2
+        tasks.append(PlannedTask("judge", spec.label, entry.config, calls, calls, tin + tout,
+                                 _cost(spec, tin, tout)))
+    return tasks

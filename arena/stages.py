@@ -1,0 +1,160 @@
+"""The stages of `arena run`, each resumable by content (see arena.pipeline)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from arena.core.records import Answer, Battle, Question, Score
+from arena.core.store import Store
+from arena.experiment import Experiment, JudgeEntry
+from arena.models.base import ChatParams
+from arena.pipeline import RunContext
+
+log = logging.getLogger("arena.run")
+
+
+@dataclass
+class Preflight:
+    """Everything a run needs, resolved before any directory is touched or call is made."""
+
+    datasets: list[Any] = field(default_factory=list)
+    questions: list[Question] = field(default_factory=list)
+    judges: list[tuple[JudgeEntry, Any]] = field(default_factory=list)
+
+
+def preflight(exp: Experiment) -> Preflight:
+    """Resolve datasets, question sets and judges; unknown names list close matches.
+
+    API models are constructed here too, so a missing key fails before any work starts.
+    """
+    from judges.judge import load_judge
+    from judges.questions import load_questions
+    from objective.datasets import load_dataset
+
+    pf = Preflight()
+    pf.datasets = [load_dataset(d) for d in exp.datasets]
+    for qs in exp.questions:
+        pf.questions.extend(load_questions(qs, limit=exp.question_limit))
+    pf.judges = [(j, load_judge(j.config, j.set)) for j in exp.judges]
+    from arena.models.factory import build_model
+
+    specs = list(exp.models) + [exp.judge_spec(j) for j in exp.judges]
+    for spec in specs:
+        if spec.backend == "openai":
+            build_model(spec)  # raises MissingKeyError now, not after an hour of inference
+    return pf
+
+
+def answer_stage(ctx: RunContext, pf: Preflight) -> None:
+    """Every answer model answers every question (turn 2 sees its own turn 1)."""
+    from judges.answers import generate_answers
+
+    exp = ctx.exp
+    if not pf.questions:
+        return
+    params = ChatParams(temperature=exp.answer.temperature, max_tokens=exp.answer.max_tokens)
+    with ctx.stage("answer", "infer") as stat:
+        models = [ctx.model(s) for s in exp.answerers()]
+        before = ctx.store.count(Answer)
+        answers = generate_answers(models, pf.questions, ctx.store, params, run=ctx.run_id)
+        stat.units += len(answers)
+        stat.skipped += before
+        stat.tokens += sum(a.prompt_tokens + a.completion_tokens for a in answers)
+        ctx.console.print(f"answers: {len(answers)} ({before} stored before)")
+
+
+def judge_stage(ctx: RunContext, pf: Preflight) -> None:
+    """Each judge scores or compares the answers; verdicts become Battle / Score rows."""
+    from judges.pairwise import judgments_to_battles
+    from judges.run import run_judge
+    from judges.single import judgments_to_scores
+
+    exp = ctx.exp
+    names = [m.label for m in exp.answerers()]
+    for entry, judge in pf.judges:
+        with ctx.stage(f"judge-{entry.config}", "judge") as stat:
+            model = ctx.model(exp.judge_spec(entry))
+            report = run_judge(judge, model, pf.questions, None, ctx.store, names, mode=entry.mode,
+                               baseline=entry.baseline, run=ctx.run_id)
+            stat.units += report.tasks
+            stat.skipped += report.skipped
+            stat.tokens += report.prompt_tokens + report.completion_tokens
+            stat.cost += report.cost
+            if judge.config.mode == "pairwise":
+                ctx.store.put_many(judgments_to_battles(report.judgments, judge), ctx.run_id)
+            else:
+                ctx.store.put_many(judgments_to_scores(report.judgments, pf.questions), ctx.run_id)
+            ctx.console.print(report.summary())
+            (ctx.run_dir / "judgments" / f"{report.judge.replace('/', '_')}.jsonl").write_text(
+                "".join(j.model_dump_json() + "\n" for j in report.judgments), encoding="utf-8")
+
+
+def human_stage(ctx: RunContext) -> int:
+    """Copy human battles and scores from the UI's store into this run (by key: no dupes)."""
+    if ctx.exp.human is None:
+        return 0
+    ui_store = Store(ctx.exp.human.store)
+    try:
+        rows: list[Any] = [b for b in ui_store.all(Battle) if b.source == "human"]
+        rows += [s for s in ui_store.all(Score) if s.source.startswith("human")]
+    finally:
+        ui_store.close()
+    return ctx.store.put_many(rows, ctx.run_id)
+
+
+def report_stage(ctx: RunContext) -> tuple[str, dict[str, str]]:
+    """Summary tables and report.html; returns the summary text and the paths."""
+    from arena.report import build_report
+    from arena.report.redact import redact
+
+    exp = ctx.exp
+    human = human_stage(ctx)
+    if human:
+        ctx.console.print(f"human verdicts: {human} new rows from {exp.human.store if exp.human else ''}")
+    paths = build_report(ctx.store, None, ctx.run_dir, config=redact(exp.model_dump(mode="json")),
+                         stage_stats=ctx.stats_dict(), groups=exp.summarizer.groups or None,
+                         baseline=exp.summarizer.baseline, n_bootstrap=exp.report.bootstrap)
+    text = paths.txt.read_text(encoding="utf-8")
+    return text, {"html": str(paths.html), "csv": str(paths.csv), "txt": str(paths.txt), "md": str(paths.md)}
+
+
+def objective_stage(ctx: RunContext, pf: Preflight) -> None:
+    """Every model on every dataset (ppl or gen); finished samples are skipped on resume."""
+    import json
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from arena.core.records import Prediction
+    from objective.runner import EvalConfig, evaluate_dataset
+
+    exp = ctx.exp
+    if not pf.datasets:
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with ctx.stage("objective", "infer") as stat, Progress(*columns, console=ctx.console,
+                                                            disable=ctx.debug) as bar:
+        before = ctx.store.count(Prediction)
+        for spec in exp.models:
+            model = ctx.model(spec)
+            cfg = EvalConfig(batch_size=exp.eval.batch_size or spec.batch_size,
+                             max_out_len=exp.eval.max_out_len, shots=exp.eval.few_shot,
+                             limit=exp.eval.limit)
+            for ds in pf.datasets:
+                task = bar.add_task(f"{spec.label} / {ds.name}", total=None)
+                results = evaluate_dataset(
+                    model, ds, work_dir=ctx.run_dir, store=ctx.store, config=cfg, cache=ctx.cache,
+                    progress=lambda done, total, t=task: bar.update(t, completed=done, total=total))
+                out = ctx.run_dir / "results" / spec.label / f"{ds.name}.json"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(json.dumps([r.model_dump(mode="json") for r in results], indent=1,
+                                          ensure_ascii=False), encoding="utf-8")
+                stat.units += len(ds.samples[: cfg.limit] if cfg.limit else ds.samples)
+        stat.skipped += before
