@@ -20,7 +20,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from arena.core.records import Answer, Battle, Question, Score, Vote
 from arena.core.store import RECORD_TABLES, Migration, Store, metadata, register_migration
@@ -40,6 +39,7 @@ from arena.service_auth import (
     users_table,
     verify_password,
 )
+from arena.service_commit import GroupCommit
 
 __all__ = [
     "ROLES",
@@ -79,6 +79,16 @@ issued_table = sa.Table(
     ),
 )
 UI_TABLES = (issued_table, users_table, invites_table, sessions_table)
+
+
+def _insert_new(conn: sa.Connection, row: dict) -> bool:
+    """Insert an issued row unless its (rater, question, pair) slot is taken; True if inserted."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(issued_table).on_conflict_do_nothing().returning(issued_table.c.id)
+    return bool(conn.execute(stmt, [row]).all())
 
 
 def _create_ui_tables(conn: sa.Connection) -> None:
@@ -122,6 +132,9 @@ class ArenaService(Accounts):
         anonymous: allow sessions without an account.
         seed: seed of the sampler (tests); None draws from the OS.
         dimensions: optional rubric dimensions of a single rating.
+        session_ttl: seconds a session stays valid.
+        ci_ttl, counts_ttl: how old (seconds) the CIs and vote counts used as sampling weights
+            may be; the "never twice" rule does not depend on them (the store enforces it).
     """
 
     def __init__(
@@ -136,6 +149,7 @@ class ArenaService(Accounts):
         dimensions: tuple[str, ...] = ("helpfulness", "correctness", "harmlessness"),
         session_ttl: float = 7 * 24 * 3600,
         ci_ttl: float = 30.0,
+        counts_ttl: float = 1.0,
     ) -> None:
         self.store = store
         self.questions = {q.id: q for q in questions}
@@ -153,8 +167,11 @@ class ArenaService(Accounts):
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self._ci_ttl = ci_ttl
+        self._counts_ttl = counts_ttl
+        self._counts: dict[str, tuple[float, tuple[Counter, Counter]]] = {}
         self._ci: tuple[float, dict[str, tuple[float, float]]] = (-1e18, {})
         self._ci_lock = threading.Lock()
+        self._writes = GroupCommit(store.engine)
         self.pairs = {
             f"{a}|{b}": [
                 q for q in self.questions if (a, q) in self.answers and (b, q) in self.answers
@@ -166,45 +183,32 @@ class ArenaService(Accounts):
         }
 
     # --- issuing -------------------------------------------------------------------------------
-    def _counts(self, kind: str, rater: str) -> tuple[set, Counter, Counter]:
+    def _state(self, kind: str, rater: str) -> tuple[list[dict], Counter, Counter]:
+        """The rater's issued rows (always fresh), and issue counts per pair key and per
+        (question, key): sampling weights only, so they may be `counts_ttl` seconds old."""
         t = issued_table
         base = (t.c.kind == kind) & (t.c.question_set == self.question_set)
         with self.store.engine.connect() as conn:
-            seen = {
-                (r[0], r[1])
-                for r in conn.execute(
-                    sa.select(t.c.question_id, t.c.pair_key).where(base & (t.c.rater == rater))
-                )
-            }
-            rows = conn.execute(
-                sa.select(t.c.question_id, t.c.pair_key, sa.func.count())
-                .where(base)
-                .group_by(t.c.question_id, t.c.pair_key)
-            ).all()
-        per_q = Counter({(q, k): n for q, k, n in rows})
-        per_key: Counter = Counter()
-        for (_, k), n in per_q.items():
-            per_key[k] += n
-        return seen, per_key, per_q
+            mine = conn.execute(sa.select(t).where(base & (t.c.rater == rater))).mappings().all()
+            stamp, counts = self._counts.get(kind, (-1e18, None))
+            if counts is None or time.monotonic() - stamp >= self._counts_ttl:
+                rows = conn.execute(
+                    sa.select(t.c.question_id, t.c.pair_key, sa.func.count())
+                    .where(base)
+                    .group_by(t.c.question_id, t.c.pair_key)
+                ).all()
+                per_q = Counter({(q, k): n for q, k, n in rows})
+                per_key: Counter = Counter()
+                for (_, k), n in per_q.items():
+                    per_key[k] += n
+                counts = (per_key, per_q)
+                self._counts[kind] = (time.monotonic(), counts)
+        return [dict(r) for r in mine], *counts
 
-    def _open(self, kind: str, rater: str) -> str | None:
-        t = issued_table
-        with self.store.engine.connect() as conn:
-            return conn.execute(
-                sa.select(t.c.id)
-                .where(
-                    t.c.rater == rater,
-                    t.c.kind == kind,
-                    t.c.done_at.is_(None),
-                    t.c.question_set == self.question_set,
-                )
-                .order_by(t.c.created_at)
-                .limit(1)
-            ).scalar()
-
-    def _pick(self, kind: str, rater: str) -> tuple[str, str] | None:
+    def _pick(
+        self, kind: str, seen: set, per_key: Counter, per_q: Counter
+    ) -> tuple[str, str] | None:
         """Active sampling: few votes and overlapping CIs first; never a (question, pair) twice."""
-        seen, per_key, per_q = self._counts(kind, rater)
         options = self.pairs if kind == "pair" else self.singles
         weights: dict[str, float] = {}
         for key, qids in options.items():
@@ -239,9 +243,15 @@ class ArenaService(Accounts):
             self._ci_lock.release()
         return self._ci[1]
 
-    def _issue(self, kind: str, rater: str) -> str | None:
-        for _ in range(5):  # a concurrent process may take the same slot: pick again
-            picked = self._pick(kind, rater)
+    def _next(self, kind: str, rater: str) -> Issued | None:
+        """The rater's oldest open item, else a newly issued one; None when nothing is left."""
+        mine, per_key, per_q = self._state(kind, rater)
+        open_rows = sorted((r for r in mine if r["done_at"] is None), key=lambda r: r["created_at"])
+        if open_rows:
+            return self._issued(open_rows[0])
+        seen = {(r["question_id"], r["pair_key"]) for r in mine}
+        for _ in range(5):  # another process may take the same slot at once: pick again
+            picked = self._pick(kind, seen, per_key, per_q)
             if picked is None:
                 return None
             qid, key = picked
@@ -259,18 +269,12 @@ class ArenaService(Accounts):
                 "model_b": shown[1] if len(shown) > 1 else None,
                 "created_at": time.time(),
             }
-            try:
-                with self.store.engine.begin() as conn:
-                    conn.execute(issued_table.insert(), [row])
-                return row["id"]
-            except IntegrityError:
-                continue
+            if self._writes.run(lambda conn, row=row: _insert_new(conn, row)):
+                return self._issued(row)
+            seen.add((qid, key))
         return None
 
-    def _view(self, issued_id: str) -> Issued:
-        t = issued_table
-        with self.store.engine.connect() as conn:
-            r = conn.execute(sa.select(t).where(t.c.id == issued_id)).mappings().one()
+    def _issued(self, r: dict) -> Issued:
         q = self.questions[r["question_id"]]
         models = [r["model_a"]] + ([r["model_b"]] if r["model_b"] else [])
         answers = [self.answers[(m, q.id)].turns for m in models]
@@ -278,13 +282,11 @@ class ArenaService(Accounts):
 
     def next_battle(self, rater: str) -> Issued | None:
         """The rater's open battle, or a newly issued one; None when nothing is left."""
-        bid = self._open("pair", rater) or self._issue("pair", rater)
-        return self._view(bid) if bid else None
+        return self._next("pair", rater)
 
     def next_single(self, rater: str) -> Issued | None:
         """The rater's open single-rating item, or a new one; None when nothing is left."""
-        sid = self._open("single", rater) or self._issue("single", rater)
-        return self._view(sid) if sid else None
+        return self._next("single", rater)
 
     # --- recording -----------------------------------------------------------------------------
     def _close(
@@ -328,7 +330,8 @@ class ArenaService(Accounts):
         """
         if verdict not in VERDICTS:
             raise ServiceError(f"verdict must be one of {', '.join(VERDICTS)}")
-        with self.store.engine.begin() as conn:
+
+        def job(conn: sa.Connection) -> dict:
             r = self._close(conn, "pair", rater, battle_id, verdict)
             q = self.questions[r["question_id"]]
             turn = len(q.turns)  # the rater sees the whole conversation, as a last-turn judge does
@@ -354,6 +357,9 @@ class ArenaService(Accounts):
                 ref=battle_id,
             )
             self._insert(conn, vote, battle)
+            return r
+
+        r = self._writes.run(job)  # returns after the commit
         return Reveal(battle_id, [r["model_a"], r["model_b"]], verdict)
 
     def score(
@@ -370,7 +376,8 @@ class ArenaService(Accounts):
         values = [overall, *dims.values()]
         if bad or any(not (1 <= float(v) <= 10) for v in values):
             raise ServiceError(f"scores are 1-10 on: overall, {', '.join(self.dimensions)}")
-        with self.store.engine.begin() as conn:
+
+        def job(conn: sa.Connection) -> dict:
             r = self._close(conn, "single", rater, item_id, str(overall))
             q = self.questions[r["question_id"]]
             self._insert(
@@ -388,4 +395,7 @@ class ArenaService(Accounts):
                     ref=item_id,
                 ),
             )
+            return r
+
+        r = self._writes.run(job)  # returns after the commit
         return Reveal(item_id, [r["model_a"]], str(overall))

@@ -67,7 +67,7 @@ def leaderboard(
     return Leaderboard(source, table, pairwise_win_matrix(df), battle_count_matrix(df))
 
 
-def human_cis(store: Store, n_bootstrap: int = 50) -> dict[str, tuple[float, float]]:
+def human_cis(store: Store, n_bootstrap: int = 20) -> dict[str, tuple[float, float]]:
     """95% CI of each model's human rating (for the battle sampler); {} with no votes."""
     table = leaderboard(store, "human", n_bootstrap).table
     return {

@@ -112,11 +112,11 @@ def test_state_survives_a_new_service(store):
 
 
 def test_sampler_prefers_pairs_with_few_votes(store):
-    svc = service(store, ci_ttl=1e9)
+    svc = service(store, ci_ttl=1e9, counts_ttl=0)
     for r in range(6):
         b = svc.next_battle(f"r{r}")
         svc.vote(f"r{r}", b.id, "A")
-    _, per_pair, _ = svc._counts("pair", "nobody")
+    _, per_pair, _ = svc._state("pair", "nobody")
     assert sorted(per_pair.values()) == [2, 2, 2]  # 6 votes spread evenly over 3 pairs
 
 

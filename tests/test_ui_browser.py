@@ -131,9 +131,14 @@ def test_rate_in_browser(tmp_path, browser_page):
 
         page.get_by_role("tab", name="Admin").click()
         page.wait_for_selector("#admin-pairs >> text=alpha vs beta")  # loads when opened
-        page.wait_for_selector("#admin-judges >> text=no judge battles")
+        page.wait_for_selector("#admin-judges >> text=no judge battles", state="attached")
         page.wait_for_timeout(800)  # let the tables settle before the screenshot
         page.screenshot(path=str(ARTIFACTS / "admin.png"), full_page=True)
+        page.click("#export-csv")
+        with page.expect_download() as dl:
+            page.click("#export-file a[download='votes.csv']")
+        exported = Path(dl.value.path()).read_text(encoding="utf-8").strip().splitlines()
+        assert exported[0].startswith("schema_version,battle_id,rater") and len(exported) == 6
 
     votes = store.all(Vote)
     assert len(votes) == 5 and store.count(Battle) == 5 and len(store.all(Score)) == 2

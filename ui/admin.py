@@ -29,7 +29,7 @@ def build(service: ArenaService, tab: gr.Tab) -> None:
     with gr.Row():
         csv_btn = gr.Button("Export CSV", elem_id="export-csv")
         jsonl_btn = gr.Button("Export JSONL", elem_id="export-jsonl")
-    download = gr.File(label="Download", interactive=False, elem_id="export-file", height=90)
+    download = gr.File(label="Download", interactive=False, elem_id="export-file", visible=False)
 
     def show(request: gr.Request):
         gradio_user(service, request, admin=True)
@@ -45,11 +45,11 @@ def build(service: ArenaService, tab: gr.Tab) -> None:
         )
 
     def export(fmt: str):
-        def run(request: gr.Request) -> str:
+        def run(request: gr.Request):
             gradio_user(service, request, admin=True)
             path = Path(tempfile.mkdtemp(prefix="arena-export-")) / f"votes.{fmt}"
             path.write_text(export_votes(service.store, fmt), encoding="utf-8")
-            return str(path)
+            return gr.File(value=str(path), visible=True)
 
         return run
 

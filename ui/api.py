@@ -184,15 +184,25 @@ def install(app: FastAPI, service: ArenaService) -> None:
     async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
-    @app.middleware("http")
-    async def to_login(request: Request, call_next):
-        # Gradio answers 401 for a page without a user; people should land on the sign-in form.
-        if (
-            request.method == "GET"
-            and request.url.path == "/"
-            and not request_user(service, request)
-        ):
-            return RedirectResponse("login", status_code=303)
-        return await call_next(request)
-
+    app.add_middleware(LoginRedirect, service=service)
     app.include_router(make_router(service))
+
+
+class LoginRedirect:
+    """Send a visitor without a session from the main page to the sign-in form.
+
+    Gradio would answer 401 there. A plain ASGI middleware: it costs nothing on other paths
+    (Starlette's BaseHTTPMiddleware would add a task group to every API call).
+    """
+
+    def __init__(self, app, service: ArenaService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/":
+            request = Request(scope)
+            if request_user(self.service, request) is None:
+                await RedirectResponse("login", status_code=303)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

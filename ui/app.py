@@ -6,10 +6,12 @@ service keeps its state in the store.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no analytics
 
+import anyio  # noqa: E402
 import gradio as gr  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 
@@ -83,9 +85,20 @@ def build_app(service: ArenaService) -> gr.Blocks:
     return demo
 
 
-def create_server(service: ArenaService) -> FastAPI:
-    """FastAPI app with the raters' HTTP API and the Gradio UI mounted at "/"."""
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+def create_server(service: ArenaService, threads: int = 10) -> FastAPI:
+    """FastAPI app with the raters' HTTP API and the Gradio UI mounted at "/".
+
+    `threads` bounds the worker threads of blocking handlers: each holds a pooled database
+    connection, and more threads than pooled connections (Starlette's default is 40) churn
+    connections and the GIL without adding throughput.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     install(app, service)
 
     def gradio_auth(request: Request) -> str | None:

@@ -1,0 +1,196 @@
+"""Load test of the raters' HTTP API: concurrent simulated raters against `arena ui` on 127.0.0.1.
+
+    .venv/bin/python benchmarks/ui_load.py                      # 50 raters x 20 votes, SQLite
+    .venv/bin/python benchmarks/ui_load.py --store postgresql://...  --servers 2
+
+Each rater signs in, then repeats "next battle, vote" over HTTP. Afterwards the store must hold
+exactly one Vote and one Battle per acknowledged vote (0 lost, 0 duplicated). Prints p50/p99
+latency of the vote call and votes per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from arena.core.records import Answer, Battle, Question, Vote, write_jsonl  # noqa: E402
+from arena.core.store import Store  # noqa: E402
+from arena.service import hash_password  # noqa: E402
+
+MODELS = ["m1", "m2", "m3", "m4"]
+TAG = f"load-{uuid.uuid4().hex[:8]}"  # this run's question set: a reused store is fine
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(workdir: Path, store_url: str, n_raters: int) -> tuple[Path, Path]:
+    """Questions file, answers in the store, users file with one account per rater."""
+    qs = [Question(question_set=TAG, id=f"{TAG}-q{i}", turns=[f"Question {i}?"]) for i in range(12)]
+    write_jsonl(workdir / f"{TAG}.jsonl", qs)
+    store = Store(store_url)
+    store.put_many(
+        Answer(model=m, question_set=TAG, question_id=q.id, turns=[f"{m} says {q.id} " * 20])
+        for m in MODELS
+        for q in qs
+    )
+    store.close()
+    h = hash_password("pw")  # one hash for all: scrypt per user would only slow the set-up
+    users = workdir / "users.txt"
+    users.write_text("".join(f"r{i} rater {h}\n" for i in range(n_raters)), encoding="utf-8")
+    return workdir / f"{TAG}.jsonl", users
+
+
+def start(qfile: Path, users: Path, store_url: str, port: int, log: Path) -> subprocess.Popen:
+    arena = str(Path(sys.executable).parent / "arena")
+    cmd = [
+        arena,
+        "ui",
+        "--questions",
+        str(qfile),
+        "--models",
+        *MODELS,
+        "--answers",
+        store_url,
+        "--store",
+        store_url,
+        "--users",
+        str(users),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False")
+    return subprocess.Popen(
+        cmd, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+
+
+def wait_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+async def rater(c: httpx.AsyncClient, n_votes: int, lat: list[float], acked: list[str]) -> None:
+    """One rater: next battle, vote, repeat (no reading time: a stress test)."""
+    for i in range(n_votes):
+        battle = (await c.post("/api/battle/next")).json()
+        bid = battle["battle_id"]
+        t0 = time.perf_counter()
+        r = await c.post(f"/api/battle/{bid}/vote", json={"winner": ["A", "B", "tie"][i % 3]})
+        lat.append(time.perf_counter() - t0)
+        r.raise_for_status()
+        acked.append(bid)
+
+
+async def run_raters(urls: list[str], n_raters: int, n_votes: int) -> tuple[list, list, float]:
+    """Sign everyone in (not timed: scrypt is slow on purpose), then vote concurrently."""
+    clients = [httpx.AsyncClient(base_url=urls[i % len(urls)], timeout=60) for i in range(n_raters)]
+    logins = [
+        c.post("/api/login", json={"username": f"r{i}", "password": "pw"})
+        for i, c in enumerate(clients)
+    ]
+    for r in await asyncio.gather(*logins):
+        r.raise_for_status()
+    lat: list[float] = []
+    acked: list[str] = []
+    t0 = time.perf_counter()
+    await asyncio.gather(*(rater(c, n_votes, lat, acked) for c in clients))
+    wall = time.perf_counter() - t0
+    for c in clients:
+        await c.aclose()
+    return lat, acked, wall
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--raters", type=int, default=50)
+    ap.add_argument("--votes", type=int, default=20)
+    ap.add_argument("--store", default=None, help="store URL (default: a fresh SQLite file)")
+    ap.add_argument("--servers", type=int, default=1, help="arena ui processes on one store")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="arena-ui-load-"))
+    store_url = args.store or str(work / "arena.sqlite")
+    qfile, users = prepare(work, store_url, args.raters)
+    procs, urls = [], []
+    try:
+        for _ in range(args.servers):
+            port = free_port()
+            procs.append(start(qfile, users, store_url, port, work / "server.log"))
+            urls.append(f"http://127.0.0.1:{port}")
+        for url, proc in zip(urls, procs):
+            wait_up(url, proc)
+        cpu0 = sum(cpu_seconds(p.pid) for p in procs)  # start-up (imports) not counted
+        lat, acked, wall = asyncio.run(run_raters(urls, args.raters, args.votes))
+        cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(20)
+    store = Store(store_url)
+    votes = [v.battle_id for v in store.all(Vote) if v.question_set == TAG]
+    refs = [
+        b.ref for b in store.all(Battle) if b.source == "human" and b.question_id.startswith(TAG)
+    ]
+    lost = len(set(acked) - set(votes)) + len(set(acked) - set(refs))
+    dup = (
+        (len(votes) - len(set(votes))) + (len(refs) - len(set(refs))) + len(set(votes) - set(acked))
+    )
+    q = statistics.quantiles(lat, n=100, method="inclusive")
+    print(f"store: {store!r}, servers: {args.servers}")
+    print(
+        f"raters: {args.raters}, acknowledged votes: {len(acked)}, stored votes: {len(votes)}, "
+        f"battles: {len(refs)}"
+    )
+    print(f"lost: {lost}, duplicated: {dup}")
+    print(
+        f"vote latency p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms"
+    )
+    print(
+        f"throughput: {len(acked) / wall:.1f} votes/s (wall {wall:.1f} s incl. next-battle calls)"
+    )
+    calls = 2 * len(acked) + args.raters
+    print(
+        f"server CPU {cpu:.1f} s = {cpu / calls * 1000:.1f} ms per API call; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    if lost or dup or len(acked) != args.raters * args.votes:
+        raise SystemExit("FAILED: lost or duplicated votes")
+
+
+if __name__ == "__main__":
+    main()
