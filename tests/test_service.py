@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections import Counter
 
 import pytest
 
@@ -196,3 +198,15 @@ def rev_first(b, svc) -> str:
         return conn.execute(
             sa.select(issued_table.c.model_a).where(issued_table.c.id == b.id)
         ).scalar()
+
+
+def test_sampler_prefers_pairs_with_overlapping_cis(store):
+    svc = service(store, ci_ttl=1e9, counts_ttl=1e9)
+    # alpha is clearly ahead of both; beta and gamma overlap: their pair is the informative one
+    svc._ci = (
+        time.monotonic(),
+        {"alpha": (1200, 1300), "beta": (900, 1100), "gamma": (1000, 1150)},
+    )
+    picks = Counter(svc._pick("pair", set(), Counter(), Counter())[1] for _ in range(600))
+    assert picks["beta|gamma"] / 600 == pytest.approx(1 / 1.5, abs=0.06)  # weights 1 : .25 : .25
+    assert picks["alpha|beta"] > 0 and picks["alpha|gamma"] > 0  # still sampled, less often

@@ -90,6 +90,8 @@ def test_rate_in_browser(tmp_path, browser_page):
         revealed = []
         for i in range(5):
             open_battle(page)
+            dom = page.inner_text("body")
+            assert not any(m in dom for m in MODELS)  # names stay on the server until the vote
             if i == 0:
                 page.screenshot(path=str(ARTIFACTS / "battle.png"), full_page=True)
             if i % 2:
