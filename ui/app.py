@@ -82,6 +82,9 @@ def build_app(service: ArenaService) -> gr.Blocks:
             return f"<div style='text-align:right'>{badge}</div>", gr.Tab(visible=user.is_admin)
 
         demo.load(whoami, None, [who, admin_tab])
+    # Gradio runs one event per listener at a time by default: raters would queue behind
+    # each other's votes. The service is thread-safe; the store serialises what must be.
+    demo.queue(default_concurrency_limit=16)
     return demo
 
 
