@@ -108,6 +108,8 @@ class RunContext:
         root.addHandler(handler)
         old_level = root.level
         root.setLevel(logging.DEBUG if self.debug else logging.INFO)
+        for noisy in ("httpx", "httpx2", "httpcore", "openai", "urllib3"):  # a line per request
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         h0, m0, t0 = self.cache.hits, self.cache.misses, time.perf_counter()
         try:
             yield stat

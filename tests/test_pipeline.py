@@ -24,9 +24,10 @@ def server():
 
 
 def comparable_summary(run_dir: Path) -> dict[str, list]:
-    """The summary tables, minus the per-stage timing table (times differ run to run)."""
+    """The summary tables minus what measures time (the stage table, latency columns)."""
     tables = read_summary_csv(run_dir / "summary" / "summary.csv")
-    return {t: df.to_dict("records") for t, df in tables.items() if "stage" not in t.lower()}
+    return {t: df.drop(columns=[c for c in df.columns if "latency" in c]).to_dict("records")
+            for t, df in tables.items() if "stage" not in t.lower()}
 
 
 def run(cfg: Path, work: Path, **kw):

@@ -107,3 +107,22 @@ def test_sigkilled_writer_leaves_every_committed_row(store_url):
     ids = {int(b.question_id) for b in rows}
     assert set(range(last + 1)) <= ids  # every acknowledged commit survived
     assert all(b.winner == "tie" for b in rows)  # and every row is readable
+
+
+OPENER = textwrap.dedent(
+    """
+    import sys
+    from arena.core.store import Store
+    Store(sys.argv[1]).put(__import__("arena.core.records", fromlist=["x"]).Battle(
+        source="human", question_id=sys.argv[2], model_a="a", model_b="b", winner="tie"))
+    """
+)
+
+
+def test_processes_creating_one_store_at_once(tmp_path):
+    path = str(tmp_path / "new.sqlite")
+    procs = [subprocess.Popen([sys.executable, "-c", OPENER, path, str(i)], stderr=subprocess.PIPE, text=True)
+             for i in range(6)]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors
+    assert Store(path).count(Battle) == 6

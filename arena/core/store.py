@@ -123,8 +123,21 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
 
-    def migrate(self) -> None:
-        """Apply every migration not yet recorded, each in its own transaction."""
+    def migrate(self, attempts: int = 5) -> None:
+        """Apply every migration not yet recorded, each in its own transaction.
+
+        Several processes may open a new store at once; the loser of a CREATE race sees
+        "already exists", waits, and finds the work done on its next pass.
+        """
+        for attempt in range(attempts):
+            try:
+                return self._migrate_once()
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def _migrate_once(self) -> None:
         with self.engine.begin() as conn:
             migrations_table.create(conn, checkfirst=True)
         for m in MIGRATIONS:
