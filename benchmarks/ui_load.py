@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/ui_load.py                      # 50 raters x 20 votes, SQLite
     .venv/bin/python benchmarks/ui_load.py --store postgresql://...  --servers 2
+    .venv/bin/python benchmarks/ui_load.py --think 1    # raters pause ~1 s before each vote
 
 Each rater signs in, then repeats "next battle, vote" over HTTP. Afterwards the store must hold
 exactly one Vote and one Battle per acknowledged vote (0 lost, 0 duplicated). Prints p50/p99
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import signal
 import socket
 import statistics
@@ -97,11 +99,16 @@ def wait_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-async def rater(c: httpx.AsyncClient, n_votes: int, lat: list[float], acked: list[str]) -> None:
-    """One rater: next battle, vote, repeat (no reading time: a stress test)."""
+async def rater(
+    c: httpx.AsyncClient, n_votes: int, think: float, lat: list[float], acked: list[str]
+) -> None:
+    """One rater: next battle, read for ~`think` s (0: a stress test), vote, repeat."""
+    rng = random.Random(str(c.base_url) + str(id(c)))
     for i in range(n_votes):
         battle = (await c.post("/api/battle/next")).json()
         bid = battle["battle_id"]
+        if think:
+            await asyncio.sleep(rng.uniform(0, 2 * think))
         t0 = time.perf_counter()
         r = await c.post(f"/api/battle/{bid}/vote", json={"winner": ["A", "B", "tie"][i % 3]})
         lat.append(time.perf_counter() - t0)
@@ -109,7 +116,9 @@ async def rater(c: httpx.AsyncClient, n_votes: int, lat: list[float], acked: lis
         acked.append(bid)
 
 
-async def run_raters(urls: list[str], n_raters: int, n_votes: int) -> tuple[list, list, float]:
+async def run_raters(
+    urls: list[str], n_raters: int, n_votes: int, think: float = 0.0
+) -> tuple[list, list, float]:
     """Sign everyone in (not timed: scrypt is slow on purpose), then vote concurrently."""
     clients = [httpx.AsyncClient(base_url=urls[i % len(urls)], timeout=60) for i in range(n_raters)]
     logins = [
@@ -121,7 +130,7 @@ async def run_raters(urls: list[str], n_raters: int, n_votes: int) -> tuple[list
     lat: list[float] = []
     acked: list[str] = []
     t0 = time.perf_counter()
-    await asyncio.gather(*(rater(c, n_votes, lat, acked) for c in clients))
+    await asyncio.gather(*(rater(c, n_votes, think, lat, acked) for c in clients))
     wall = time.perf_counter() - t0
     for c in clients:
         await c.aclose()
@@ -143,6 +152,7 @@ def main() -> None:
     ap.add_argument("--votes", type=int, default=20)
     ap.add_argument("--store", default=None, help="store URL (default: a fresh SQLite file)")
     ap.add_argument("--servers", type=int, default=1, help="arena ui processes on one store")
+    ap.add_argument("--think", type=float, default=0.0, help="mean reading pause before a vote (s)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="arena-ui-load-"))
     store_url = args.store or str(work / "arena.sqlite")
@@ -156,7 +166,7 @@ def main() -> None:
         for url, proc in zip(urls, procs):
             wait_up(url, proc)
         cpu0 = sum(cpu_seconds(p.pid) for p in procs)  # start-up (imports) not counted
-        lat, acked, wall = asyncio.run(run_raters(urls, args.raters, args.votes))
+        lat, acked, wall = asyncio.run(run_raters(urls, args.raters, args.votes, args.think))
         cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
     finally:
         for p in procs:
@@ -172,7 +182,7 @@ def main() -> None:
         (len(votes) - len(set(votes))) + (len(refs) - len(set(refs))) + len(set(votes) - set(acked))
     )
     q = statistics.quantiles(lat, n=100, method="inclusive")
-    print(f"store: {store!r}, servers: {args.servers}")
+    print(f"store: {store!r}, servers: {args.servers}, think time: {args.think} s")
     print(
         f"raters: {args.raters}, acknowledged votes: {len(acked)}, stored votes: {len(votes)}, "
         f"battles: {len(refs)}"
