@@ -10,10 +10,10 @@ import yaml
 
 REDACTED = "***REDACTED***"
 
-# Key names that hold credentials ("max_tokens" and friends do not match: whole words only).
+# Key names that hold credentials (a webhook URL carries its token in the path) ("max_tokens" and friends do not match: whole words only).
 _SECRET_KEY = re.compile(
     r"(^|[_\-.])(api[_\-]?key|key|secret|secret[_\-]?key|password|passwd|pwd|token|access[_\-]?token"
-    r"|auth|authorization|credentials?|bearer|private[_\-]?key|cookie)$",
+    r"|auth|authorization|credentials?|bearer|private[_\-]?key|cookie|webhook([_\-]?url)?)$",
     re.IGNORECASE,
 )
 # Values that look like a key whatever their key is called.
