@@ -100,3 +100,26 @@ def test_login_roles_and_pages(server):
     cookie_login = httpx.post(f"{url}/api/login", json={"username": "ann", "password": "pw-ann"})
     set_cookie = cookie_login.headers["set-cookie"].lower()
     assert "httponly" in set_cookie and "samesite=lax" in set_cookie
+
+
+def test_invites_and_anonymous_over_http(tmp_path):
+    store = fill_store(tmp_path / "arena.sqlite")
+    svc = ArenaService(store, questions(), answers(), MODELS, seed=2, anonymous=True)
+    (token,) = svc.create_invites(1)
+    from ui.app import create_server
+
+    with serve_in_thread(create_server(svc)) as url:
+        c = httpx.Client(base_url=url, timeout=10)
+        r = c.post("/api/invite", json={"token": token})
+        assert r.status_code == 200 and r.json()["role"] == "rater"
+        assert httpx.post(f"{url}/api/invite", json={"token": token}).status_code == 401  # once
+        assert c.get("/api/me").json()["user"].startswith("invite-")
+        bid = c.post("/api/battle/next").json()["battle_id"]
+        assert c.post(f"/api/battle/{bid}/vote", json={"winner": "tie"}).status_code == 200
+        (vote,) = store.all(Vote)
+        session_token = r.json()["token"]
+        assert vote.session and vote.session not in session_token  # a hash, not the secret
+        anon = httpx.Client(base_url=url, timeout=10)
+        assert anon.post("/api/anonymous").json()["user"].startswith("anon-")
+        assert anon.post("/api/battle/next").status_code == 200
+        assert "Continue without an account" in httpx.get(url + "/login").text

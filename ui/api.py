@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from arena.service import ArenaService, Forbidden, Issued, ServiceError, Session, Unauthorized, User
 from arena.service_views import export_votes, leaderboard, sources
-from ui.auth import SESSION_COOKIE, login_page, request_token, request_user
+from ui.auth import SESSION_COOKIE, login_page, request_token, request_user, session_ref
 
 
 class _Body(BaseModel):
@@ -123,7 +123,7 @@ def make_router(service: ArenaService) -> APIRouter:
 
     @r.post("/api/battle/{battle_id}/vote")
     def vote(battle_id: str, body: VoteBody, request: Request, u: User = Depends(user)) -> dict:
-        session = (request_token(request) or "")[:8]  # a prefix links votes of one session
+        session = session_ref(request_token(request))
         rev = service.vote(u.name, battle_id, body.winner, body.reason, session=session)
         return {
             "battle_id": rev.id,

@@ -14,6 +14,7 @@ login endpoints, or as ``Authorization: Bearer <token>`` for API clients.
 
 from __future__ import annotations
 
+import hashlib
 import html
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,11 @@ def request_token(request: Any) -> str | None:
     if auth.lower().startswith("bearer "):
         return auth[7:].strip() or None
     return request.cookies.get(SESSION_COOKIE)
+
+
+def session_ref(token: str | None) -> str:
+    """A short, non-secret reference to a session for `Vote.session` (a hash, not the token)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12] if token else ""
 
 
 def request_user(service: ArenaService, request: Any) -> User | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from arena.service import ArenaService, ServiceError
+from ui.auth import request_token, session_ref
 from ui.common import gradio_user
 from ui.render import render_answer, render_question
 
@@ -64,7 +65,8 @@ def build(service: ArenaService, demo: gr.Blocks) -> None:
             if not bid:
                 raise gr.Error("There is no open battle: press Next battle.")
             try:
-                rev = service.vote(user.name, bid, verdict, why or "")
+                ref = session_ref(request_token(request.request))
+                rev = service.vote(user.name, bid, verdict, why or "", session=ref)
             except ServiceError as exc:
                 raise gr.Error(str(exc)) from None
             text = (
