@@ -22,7 +22,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from arena.core.records import Answer, Battle, Question, Score, Vote
-from arena.core.store import RECORD_TABLES, Migration, Store, metadata, register_migration
+from arena.core.store import (
+    MIGRATIONS,
+    RECORD_TABLES,
+    Migration,
+    Store,
+    metadata,
+    register_migration,
+)
 from arena.service_auth import (
     ROLES,
     Accounts,
@@ -96,7 +103,10 @@ def _create_ui_tables(conn: sa.Connection) -> None:
         t.create(conn, checkfirst=True)
 
 
-register_migration(Migration(2, "ui: issued battles, users, invites, sessions", _create_ui_tables))
+_MIGRATION = Migration(2, "ui: issued battles, users, invites, sessions", _create_ui_tables)
+register_migration(_MIGRATION)
+if not any(m is _MIGRATION for m in MIGRATIONS):  # a clash would silently drop our tables
+    raise RuntimeError("store migration 2 is taken by another module; renumber one of them")
 
 # --- what the service hands out ----------------------------------------------------------------
 VERDICTS = {"A": "model_a", "B": "model_b", "tie": "tie", "bothbad": "tie (bothbad)"}
@@ -152,6 +162,7 @@ class ArenaService(Accounts):
         counts_ttl: float = 1.0,
     ) -> None:
         self.store = store
+        store.migrate()  # the store may have been opened before this module registered its tables
         self.questions = {q.id: q for q in questions}
         self.question_set = questions[0].question_set if questions else ""
         wanted = set(models) if models else {a.model for a in answers}
