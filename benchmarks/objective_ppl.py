@@ -44,6 +44,7 @@ def main() -> None:
     ap.add_argument("--export", help="write the rendered data for lm-eval (JSONL) and exit")
     ap.add_argument("--dump", help="write our per-option NLLs (JSON)")
     ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = ap.parse_args()
     items, gold = build_items(args.n)
     if args.export:
@@ -60,6 +61,8 @@ def main() -> None:
     from arena.models.prefix import PrefixScorer, naive_nll, truncate_group
 
     torch.manual_seed(0)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model = HFModel(ensure_smollm2(), name="smollm2-135m", device="cpu", batch_size=args.batch_size)
     groups = [(model.token_ids(c, "")[0], [model.token_ids(c, o)[1] for o in opts]) for c, opts in items]
     ctx_tokens = sum(len(g[0]) for g in groups) / len(groups)

@@ -8,6 +8,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 N="${1:-40}"
+THREADS="${THREADS:-}"   # e.g. THREADS=1 on a busy machine: both tools get the same number
+if [ -n "$THREADS" ]; then export OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS"; fi
 VENV="${LM_EVAL_VENV:-/tmp/lm-eval-venv}"
 PY="$ROOT/.venv/bin/python"
 if [ ! -x "$VENV/bin/lm_eval" ]; then
@@ -44,7 +46,7 @@ start=$(date +%s.%N)
 end=$(date +%s.%N)
 LM_SECONDS=$(echo "$end - $start" | bc)
 start=$(date +%s.%N)
-"$PY" "$ROOT/benchmarks/objective_ppl.py" --n "$N" --skip-naive --dump "$WORK/ours.json" >/dev/null
+"$PY" "$ROOT/benchmarks/objective_ppl.py" --n "$N" ${THREADS:+--threads "$THREADS"} --skip-naive --dump "$WORK/ours.json" >/dev/null
 end=$(date +%s.%N)
 OURS_SECONDS=$(echo "$end - $start" | bc)
 SAMPLES="$(find "$WORK/out" -name 'samples_arena_mc*.jsonl' | head -1)"
