@@ -84,31 +84,16 @@ def list_(
         console.print(table)
 
 
-def _demo_basic() -> None:
-    """Load the bundled real model and answer two questions (the foundation demo)."""
-    from arena.core.registry import resolve_model
-    from arena.models.base import ChatParams
-    from arena.models.factory import build_model
-
-    with console.status("Preparing SmolLM2-135M-Instruct (first run converts the bundled GGUF)..."):
-        model = build_model(resolve_model("smollm2-135m"))
-    questions = ["What is the capital of France?", "Give me one tip for writing clear code."]
-    replies = model.chat_many([[{"role": "user", "content": q}] for q in questions], ChatParams(max_tokens=64))
-    for q, r in zip(questions, replies):
-        console.print(f"[bold]Q:[/bold] {q}\n[bold]A ({model.name}):[/bold] {r.text.strip()}\n")
-
-
 @app.command()
-def demo() -> None:
-    """Run the bundled default evaluation on CPU."""
-    try:
-        mod = importlib.import_module("arena.demo")
-    except ModuleNotFoundError as exc:
-        if exc.name != "arena.demo":
-            raise
-        _demo_basic()
-        return
-    mod.run_demo(console)
+def demo(
+    work_dir: Path = typer.Option(Path("outputs/demo"), "--work-dir", "-w", help="Where the run goes."),
+    fresh: bool = typer.Option(False, "--fresh", help="Start a new run instead of resuming the last."),
+    overrides: list[str] = typer.Option(None, "--set", help="Override a demo config key: a.b=value."),
+) -> None:
+    """Run the bundled default evaluation on CPU (objective + judges + report)."""
+    from arena.demo import run_demo
+
+    run_demo(console, work_dir, fresh=fresh, overrides=overrides or [])
 
 
 def _register_all() -> None:

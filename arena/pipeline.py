@@ -83,19 +83,21 @@ class RunContext:
         for sub in RUN_SUBDIRS:
             (run_dir / sub).mkdir(parents=True, exist_ok=True)
         self.store = Store(run_dir / "arena.sqlite")
-        self.cache = Cache()
         self.run_id = run_dir.name
+        # records are tagged with the run as this invocation uses them; a resumed run with
+        # a changed config must not report what it no longer computes
+        self.store.release(self.run_id)
+        self.cache = Cache()
         self.stats: dict[str, StageStat] = {}
         self._models: dict[str, Any] = {}
 
     def model(self, spec: ModelSpec) -> Any:
-        """Build a backend once per run (a loaded HF model serves every stage)."""
+        """One backend per spec and run, loaded on first use (a loaded model serves every stage)."""
         key = spec.model_dump_json()
         if key not in self._models:
-            from arena.models.factory import build_model
+            from arena.models.factory import LazyModel
 
-            with self.console.status(f"loading {spec.label}..."):
-                self._models[key] = build_model(spec, cache=self.cache)
+            self._models[key] = LazyModel(spec, cache=self.cache)
         return self._models[key]
 
     @contextmanager

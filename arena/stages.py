@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,10 +83,12 @@ def judge_stage(ctx: RunContext, pf: Preflight) -> None:
             stat.skipped += report.skipped
             stat.tokens += report.prompt_tokens + report.completion_tokens
             stat.cost += report.cost
+            ctx.store.claim(report.judgments, ctx.run_id)
+            # derived rows are overwritten: the same battle key from an older judge config is stale
             if judge.config.mode == "pairwise":
-                ctx.store.put_many(judgments_to_battles(report.judgments, judge), ctx.run_id)
+                ctx.store.upsert_many(judgments_to_battles(report.judgments, judge), ctx.run_id)
             else:
-                ctx.store.put_many(judgments_to_scores(report.judgments, pf.questions), ctx.run_id)
+                ctx.store.upsert_many(judgments_to_scores(report.judgments, pf.questions), ctx.run_id)
             ctx.console.print(report.summary())
             (ctx.run_dir / "judgments" / f"{report.judge.replace('/', '_')}.jsonl").write_text(
                 "".join(j.model_dump_json() + "\n" for j in report.judgments), encoding="utf-8")
@@ -101,7 +104,7 @@ def human_stage(ctx: RunContext) -> int:
         rows += [s for s in ui_store.all(Score) if s.source.startswith("human")]
     finally:
         ui_store.close()
-    return ctx.store.put_many(rows, ctx.run_id)
+    return ctx.store.upsert_many(rows, ctx.run_id)
 
 
 def report_stage(ctx: RunContext) -> tuple[str, dict[str, str]]:
@@ -113,7 +116,7 @@ def report_stage(ctx: RunContext) -> tuple[str, dict[str, str]]:
     human = human_stage(ctx)
     if human:
         ctx.console.print(f"human verdicts: {human} new rows from {exp.human.store if exp.human else ''}")
-    paths = build_report(ctx.store, None, ctx.run_dir, config=redact(exp.model_dump(mode="json")),
+    paths = build_report(ctx.store, ctx.run_id, ctx.run_dir, config=redact(exp.model_dump(mode="json")),
                          stage_stats=ctx.stats_dict(), groups=exp.summarizer.groups or None,
                          baseline=exp.summarizer.baseline, n_bootstrap=exp.report.bootstrap)
     text = paths.txt.read_text(encoding="utf-8")
@@ -148,13 +151,33 @@ def objective_stage(ctx: RunContext, pf: Preflight) -> None:
                              max_out_len=exp.eval.max_out_len, shots=exp.eval.few_shot,
                              limit=exp.eval.limit)
             for ds in pf.datasets:
-                task = bar.add_task(f"{spec.label} / {ds.name}", total=None)
-                results = evaluate_dataset(
-                    model, ds, work_dir=ctx.run_dir, store=ctx.store, config=cfg, cache=ctx.cache,
-                    progress=lambda done, total, t=task: bar.update(t, completed=done, total=total))
+                n = len(ds.samples[: cfg.limit] if cfg.limit else ds.samples)
+                task = bar.add_task(f"{spec.label} / {ds.name}", total=n)
+                results = stored_results(ctx.store, model, ds, cfg, n)
+                if results:
+                    bar.update(task, completed=n)
+                else:
+                    with ctx.console.status(f"loading {spec.label}...") if not model.loaded else nullcontext():
+                        model.load()
+                    results = evaluate_dataset(
+                        model, ds, work_dir=ctx.run_dir, store=ctx.store, config=cfg, cache=ctx.cache,
+                        progress=lambda done, total, t=task: bar.update(t, completed=done, total=total))
+                # overwrite: a result of the same key from other settings (e.g. limit) is stale
+                ctx.store.upsert_many(results, ctx.run_id)
                 out = ctx.run_dir / "results" / spec.label / f"{ds.name}.json"
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps([r.model_dump(mode="json") for r in results], indent=1,
                                           ensure_ascii=False), encoding="utf-8")
-                stat.units += len(ds.samples[: cfg.limit] if cfg.limit else ds.samples)
+                stat.units += n
         stat.skipped += before
+
+
+def stored_results(store: Store, model: Any, ds: Any, cfg: Any, n: int) -> list[Any]:
+    """The results of a finished (model, dataset, settings) unit, or [] when it must run."""
+    from arena.core.records import DatasetResult
+    from objective.runner import config_hash
+
+    chash = config_hash(model, ds, cfg)
+    rows = store.all(DatasetResult, model=model.name, dataset=ds.name, config_hash=chash)
+    # `limit` is not in the hash (a prefix of samples is shared), so check the sample count
+    return rows if any(r.subset is None and r.n == n for r in rows) else []

@@ -113,3 +113,22 @@ def test_dry_run_prints_plan_without_calls(tmp_path, server):
     infer = {(t["model"], t["target"]): t for t in plan["tasks"] if t["stage"] == "infer"}
     assert infer[("api-a", "winograd_mini_ppl")]["calls"] == 5 * 2  # two options each
     assert server.requests == 0 and not (tmp_path / "o").exists()
+
+
+def test_reuse_with_changed_settings_redoes_only_what_changed(tmp_path, server, monkeypatch):
+    monkeypatch.setenv("ARENA_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = write_config(tmp_path / "exp.yaml", server.base_url, limit=3, questions=2)
+    first = run(cfg, tmp_path / "out")
+    calls = server.requests
+    server.reset_counters()
+    cfg.write_text(cfg.read_text().replace("eval: {limit: 3}", "eval: {limit: 5}"))
+    second = run(cfg, tmp_path / "out", reuse=True)
+    assert second.run_dir == first.run_dir
+    # 2 new samples x 2 models: gen datasets one call each, the ppl one a call per option
+    assert server.requests == 2 * 2 * (1 + 1 + 2)
+    assert all(b.get("model") != "judge" for b in server.bodies)  # no judge call
+    store = Store(second.run_dir / "arena.sqlite")
+    overall = [r for r in store.all(DatasetResult, run=second.run_dir.name) if r.subset is None
+               and r.metric == "accuracy"]
+    assert overall and {r.n for r in overall} == {5}
+    assert calls > server.requests

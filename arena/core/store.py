@@ -203,6 +203,41 @@ class Store:
                 [{"key": record.key(), "run": run, "created_at": time.time(), "data": record.model_dump_json()}],
             )
 
+    def upsert_many(self, records: Iterable[Record], run: str | None = None) -> int:
+        """Insert or overwrite records in one transaction (derived rows such as results or
+        battles, whose key stays the same when what they were derived from changes)."""
+        by_table: dict[str, dict[str, dict]] = {}
+        now = time.time()
+        for rec in records:
+            key = rec.key()
+            by_table.setdefault(rec.table, {})[key] = {
+                "key": key, "run": run, "created_at": now, "data": rec.model_dump_json()}
+        with self.engine.begin() as conn:
+            for name, rows in by_table.items():
+                table = RECORD_TABLES[name]
+                keys = list(rows)
+                for i in range(0, len(keys), 500):
+                    conn.execute(table.delete().where(table.c.key.in_(keys[i : i + 500])))
+                conn.execute(table.insert(), list(rows.values()))
+        return sum(len(r) for r in by_table.values())
+
+    def claim(self, records: Iterable[Record], run: str) -> None:
+        """Mark existing records as part of `run` (what a report of that run shows)."""
+        by_table: dict[str, list[str]] = {}
+        for rec in records:
+            by_table.setdefault(rec.table, []).append(rec.key())
+        with self.engine.begin() as conn:
+            for name, keys in by_table.items():
+                table = RECORD_TABLES[name]
+                for i in range(0, len(keys), 500):
+                    conn.execute(table.update().where(table.c.key.in_(keys[i : i + 500])).values(run=run))
+
+    def release(self, run: str) -> None:
+        """Untag every record of `run`; a resumed run claims again what it still uses."""
+        with self.engine.begin() as conn:
+            for table in RECORD_TABLES.values():
+                conn.execute(table.update().where(table.c.run == run).values(run=None))
+
     def get(self, cls: type[R], key: str) -> R | None:
         table = RECORD_TABLES[cls.table]
         with self.engine.connect() as conn:

@@ -58,3 +58,45 @@ def build_model(spec: ModelSpec, cache: Cache | None = None) -> Any:
         price_out=spec.price_out,
         system_prompt=spec.system_prompt,
     )
+
+
+class LazyModel:
+    """A model that loads on first real use.
+
+    What resume decisions need (name, backend, max_seq_len, system prompt) comes from the
+    spec, so a rerun whose units are all stored never pays for loading weights.
+    """
+
+    def __init__(self, spec: ModelSpec, cache: Cache | None = None) -> None:
+        self.spec, self._cache, self._model = spec, cache, None
+        self.name = spec.label
+        self.backend = spec.backend
+        self.max_seq_len = spec.max_seq_len
+        self.system_prompt = spec.system_prompt
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> Any:
+        if self._model is None:
+            self._model = build_model(self.spec, self._cache)
+        return self._model
+
+    def __getattr__(self, attr: str) -> Any:  # only reached for what the proxy lacks
+        if attr.startswith("__") or attr in ("spec", "_cache", "_model"):
+            raise AttributeError(attr)
+        return getattr(self.load(), attr)
+
+    # Defined here so that hasattr() checks do not load the model.
+    def chat_many(self, *args: Any, **kwargs: Any) -> Any:
+        return self.load().chat_many(*args, **kwargs)
+
+    async def chat(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.load().chat(*args, **kwargs)
+
+    def loglikelihood(self, *args: Any, **kwargs: Any) -> Any:
+        return self.load().loglikelihood(*args, **kwargs)
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        return self.load().generate(*args, **kwargs)

@@ -24,6 +24,8 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
+transformers.utils.logging.disable_progress_bar()  # a bar per model load drowns our own progress
+
 from arena.core.cache import Cache  # noqa: E402
 from arena.core.errors import BackendError  # noqa: E402
 from arena.models.base import (  # noqa: E402
