@@ -26,11 +26,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/arena demo
 
+# Two test workers on two cores, one math thread each: OpenMP threads that outnumber the
+# cores spin-wait and make every forward pass several times slower.
+TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow" $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest -q -n 2 --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check arena objective judges ui tests benchmarks
