@@ -125,7 +125,7 @@ class Judgment(Record):
 
     table: ClassVar[str] = "judgments"
     key_fields: ClassVar[tuple[str, ...]] = (
-        "judge", "judge_hash", "question_id", "model_a", "model_b", "turn", "order",
+        "judge", "judge_hash", "question_set", "question_id", "model_a", "model_b", "turn", "order",
     )
     judge: str
     judge_hash: str
