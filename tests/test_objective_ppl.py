@@ -89,8 +89,20 @@ def test_model_without_loglikelihood_is_a_clear_error():
         score_choices(ChatOnly(), [("x", [" a", " b"])])
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny forwards gain nothing from threads, and on a shared busy CPU OpenMP's spin-waiting
+    makes two threads many times slower than one; restore the setting afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.slow
-def test_prefix_equals_naive_smollm2(smollm2_dir):
+def test_prefix_equals_naive_smollm2(smollm2_dir, one_thread):
     from arena.models.hf import HFModel
 
     model = HFModel(smollm2_dir, device="cpu", max_seq_len=48)

@@ -157,7 +157,7 @@ class PrefixScorer:
         if cache is not None:
             kwargs[self._cache_kw] = cache
         if keep is not None:
-            kwargs["logits_to_keep"] = keep
+            kwargs["logits_to_keep"] = keep.to(self.model.device)
         return self.model(input_ids=ids.to(self.model.device), **kwargs)
 
     @torch.inference_mode()

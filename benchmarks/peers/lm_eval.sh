@@ -30,9 +30,9 @@ dataset_kwargs:
     test: $WORK/data.jsonl
 test_split: test
 output_type: multiple_choice
-doc_to_text: "{{prompt}}"
-doc_to_choice: "{{choices}}"
-doc_to_target: "{{gold}}"
+doc_to_text: prompt
+doc_to_choice: choices
+doc_to_target: gold
 target_delimiter: ""
 metric_list:
   - metric: acc
