@@ -28,8 +28,9 @@ def is_batched(model: Any) -> bool:
 
 
 def answer_config_hash(model: Any, params: ChatParams) -> str:
-    """What determines an answer besides the question: parameters and system prompt."""
-    return content_hash({"params": params.to_dict(), "system": getattr(model, "system_prompt", None)})
+    """What determines an answer besides the question: parameters, system prompt, weights."""
+    return content_hash({"params": params.to_dict(), "system": getattr(model, "system_prompt", None),
+                         "model": getattr(model, "identity", None)})
 
 
 def _answer(model: Any, q: Question, params: ChatParams, chash: str, replies: list[ChatResponse]) -> Answer:

@@ -24,8 +24,24 @@ def resolve_path(path: str) -> str:
     return str(Path(path).expanduser()) if path.startswith(("~", ".", "/")) else path
 
 
-def build_model(spec: ModelSpec, cache: Cache | None = None) -> Any:
-    """An HFModel or OpenAICompatModel for `spec`, sharing `cache`."""
+def spec_identity(spec: ModelSpec) -> str:
+    """What a spec's model is (weights or endpoint), as it enters the keys of stored work."""
+    if spec.backend == "hf":
+        return f"hf:{spec.path}|{spec.tokenizer_path or ''}|{spec.dtype}"
+    return f"openai:{spec.base_url or ''}|{spec.model or spec.name}"
+
+
+def build_model(spec: ModelSpec, cache: Cache | None = None, rate_limit_dir: str | Path | None = None) -> Any:
+    """An HFModel or OpenAICompatModel for `spec`, sharing `cache`.
+
+    `rate_limit_dir`: API models share their qps limit with every process using it.
+    """
+    model = _build(spec, cache, rate_limit_dir)
+    model.identity = spec_identity(spec)
+    return model
+
+
+def _build(spec: ModelSpec, cache: Cache | None, rate_limit_dir: str | Path | None) -> Any:
     if spec.backend == "hf":
         from arena.models.hf import HFModel
 
@@ -57,6 +73,7 @@ def build_model(spec: ModelSpec, cache: Cache | None = None) -> Any:
         price_in=spec.price_in,
         price_out=spec.price_out,
         system_prompt=spec.system_prompt,
+        rate_limit_dir=rate_limit_dir,
     )
 
 
@@ -67,12 +84,15 @@ class LazyModel:
     spec, so a rerun whose units are all stored never pays for loading weights.
     """
 
-    def __init__(self, spec: ModelSpec, cache: Cache | None = None) -> None:
+    def __init__(self, spec: ModelSpec, cache: Cache | None = None,
+                 rate_limit_dir: str | Path | None = None) -> None:
         self.spec, self._cache, self._model = spec, cache, None
+        self._rate_limit_dir = rate_limit_dir
         self.name = spec.label
         self.backend = spec.backend
         self.max_seq_len = spec.max_seq_len
         self.system_prompt = spec.system_prompt
+        self.identity = spec_identity(spec)
 
     @property
     def loaded(self) -> bool:
@@ -80,11 +100,11 @@ class LazyModel:
 
     def load(self) -> Any:
         if self._model is None:
-            self._model = build_model(self.spec, self._cache)
+            self._model = build_model(self.spec, self._cache, self._rate_limit_dir)
         return self._model
 
     def __getattr__(self, attr: str) -> Any:  # only reached for what the proxy lacks
-        if attr.startswith("__") or attr in ("spec", "_cache", "_model"):
+        if attr.startswith("__") or attr in ("spec", "_cache", "_model", "_rate_limit_dir"):
             raise AttributeError(attr)
         return getattr(self.load(), attr)
 

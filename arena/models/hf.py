@@ -99,6 +99,8 @@ class HFModel:
         cache: Cache | None = None,
     ) -> None:
         self.path = str(path)
+        # what the weights are, for content keys of stored work (the factory sets the spec's)
+        self.identity = f"hf:{self.path}"
         self.name = name or Path(self.path).name
         self.batch_size, self.system_prompt, self.cache = batch_size, system_prompt, cache
         self._lock = threading.Lock()

@@ -153,6 +153,7 @@ class OpenAICompatModel:
     ) -> None:
         self.name, self.model = name, model or name
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.identity = f"openai:{self.base_url}|{self.model}"  # for content keys of stored work
         self.api_key_env = api_key_env
         key = api_key or os.environ.get(api_key_env)
         if not key:
