@@ -84,6 +84,18 @@ class AnswerParams(Strict):
     temperature: float = 0.0
 
 
+class RunnerConfig(Strict):
+    """Where the work runs: in this process, in local worker processes, or on Ray."""
+
+    kind: Literal["sequential", "local", "ray"] = "sequential"
+    max_workers: int = Field(2, ge=1)
+    num_gpus: int | None = Field(None, ge=0, description="GPUs per task (None: each model's num_gpus)")
+    partitioner: Literal["naive", "size"] = "naive"
+    target_task_size: int = Field(50_000, ge=1, description="estimated tokens per task (size)")
+    max_retries: int = Field(2, ge=0)
+    ray_address: str | None = None
+
+
 class Experiment(Strict):
     name: str = "default"
     models: list[ModelEntry] = Field(default_factory=list)
@@ -98,6 +110,7 @@ class Experiment(Strict):
     summarizer: SummarizerConfig = Field(default_factory=SummarizerConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     notify: NotifyConfig | None = None
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
     work_dir: str | None = None
 
     @field_validator("questions", "datasets", mode="before")

@@ -90,6 +90,7 @@ class RunContext:
         self.cache = Cache()
         self.stats: dict[str, StageStat] = {}
         self._models: dict[str, Any] = {}
+        self.runner: Any = None  # worker pool of arena.runners, kept across stages
 
     def model(self, spec: ModelSpec) -> Any:
         """One backend per spec and run, loaded on first use (a loaded model serves every stage)."""
@@ -172,6 +173,9 @@ def run_experiment(exp: Experiment, *, work_dir: str | Path | None = None, reuse
         ctx.save_stats()
         notify(exp.notify, "failure", ctx.run_id, error=f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        if ctx.runner is not None:
+            ctx.runner.close()
     notify(exp.notify, "finish", ctx.run_id, summary=result.summary,
            extra={"run_dir": str(run_dir), "report": result.report,
                   "stats": ctx.stats_dict()})

@@ -37,6 +37,11 @@ def register(app: typer.Typer) -> None:
         stages: list[str] = typer.Option(None, "--stages", help="infer, eval, answer, judge, report."),
         overrides: list[str] = typer.Option(None, "--set", help="Override a config key: a.b=value."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+        runner: str = typer.Option(None, "--runner", help="sequential, local or ray (runner.kind)."),
+        max_workers: int = typer.Option(None, "--max-workers", help="Worker processes or Ray actors."),
+        num_gpus: int = typer.Option(None, "--num-gpus", help="GPUs per task (local models)."),
+        partitioner: str = typer.Option(None, "--partitioner", help="naive or size."),
+        ray_address: str = typer.Option(None, "--ray-address", help="auto or ray://host:10001."),
     ) -> None:
         """Run an experiment: infer -> evaluate -> judge -> report (resumable)."""
         import logging
@@ -46,7 +51,12 @@ def register(app: typer.Typer) -> None:
         from arena.experiment import load_experiment
 
         console = Console(stderr=as_json)
-        exp = load_experiment(config, overrides or [])
+        flags = {"kind": runner, "max_workers": max_workers, "num_gpus": num_gpus,
+                 "partitioner": partitioner, "ray_address": ray_address}
+        runner_sets = [f"runner.{k}={v}" for k, v in flags.items() if v is not None]
+        if ray_address and not runner:
+            runner_sets.append("runner.kind=ray")
+        exp = load_experiment(config, runner_sets + list(overrides or []))
         if debug:
             logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(name)s: %(message)s")
         if dry_run:
@@ -69,14 +79,18 @@ def _print_plan(exp, console, as_json: bool) -> None:
 
     from rich.table import Table
 
-    from arena.plan import plan_run
+    from arena.plan import plan_run, plan_runner_tasks
     from arena.stages import preflight
 
-    tasks = plan_run(exp, preflight(exp))
+    pf = preflight(exp)
+    tasks = plan_run(exp, pf)
+    shards = plan_runner_tasks(exp, pf)
     if as_json:
         print(json.dumps({"tasks": [asdict(t) for t in tasks],
                           "total_calls": sum(t.calls for t in tasks),
-                          "total_cost": sum(t.est_cost for t in tasks)}, indent=2))
+                          "total_cost": sum(t.est_cost for t in tasks),
+                          "runner": exp.runner.model_dump(),
+                          "runner_tasks": [asdict(t) for t in shards]}, indent=2))
         return
     table = Table(title=f"plan of {exp.name}", title_justify="left")
     for col in ("stage", "model", "target", "units", "model calls", "est. tokens", "est. cost $"):
@@ -87,3 +101,18 @@ def _print_plan(exp, console, as_json: bool) -> None:
     console.print(table)
     console.print(f"total: {sum(t.calls for t in tasks)} model calls, "
                   f"~${sum(t.est_cost for t in tasks):.2f} estimated API cost")
+    _print_runner_tasks(exp, shards, console)
+
+
+def _print_runner_tasks(exp, shards, console) -> None:
+    from rich.table import Table
+
+    r = exp.runner
+    title = (f"tasks: {r.partitioner} partitioner, {r.kind} runner"
+             + (f" ({r.max_workers} workers)" if r.kind != "sequential" else ""))
+    table = Table(title=title, title_justify="left")
+    for col in ("stage", "model", "parts", "units", "est. tokens", "gpus"):
+        table.add_column(col, justify="right" if col in ("units", "est. tokens", "gpus") else "left")
+    for t in shards:
+        table.add_row(t.stage, t.model, t.parts, str(t.units), str(t.est_tokens), str(t.num_gpus))
+    console.print(table)

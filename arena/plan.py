@@ -61,3 +61,23 @@ def plan_run(exp: Experiment, pf) -> list[PlannedTask]:
         tasks.append(PlannedTask("judge", spec.label, entry.config, calls, calls, tin + tout,
                                  _cost(spec, tin, tout)))
     return tasks
+
+
+@dataclass
+class RunnerTask:
+    stage: str
+    model: str
+    parts: str  # e.g. "gsm8k_mini_gen[1/3]" or "winograd_mini_ppl+mmlu_mini_gen"
+    units: int
+    est_tokens: int
+    num_gpus: int
+
+
+def plan_runner_tasks(exp: Experiment, pf) -> list[RunnerTask]:
+    """The tasks the partitioner makes (what a local or Ray runner schedules), in order."""
+    from arena.runners import plan_tasks
+
+    return [RunnerTask(stage, t.model if not t.judge else f"{t.judge}@{t.model}",
+                       "+".join(p.label() for p in t.parts), t.units, int(t.cost), t.num_gpus)
+            for stage, ts in plan_tasks(exp, pf).items() for t in ts]
+

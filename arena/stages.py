@@ -48,6 +48,19 @@ def preflight(exp: Experiment) -> Preflight:
     return pf
 
 
+def scaled_out(ctx: RunContext) -> bool:
+    """Whether tasks go to worker processes or Ray (`runner.kind`; --debug stays sequential)."""
+    return ctx.exp.runner.kind != "sequential" and not ctx.debug
+
+
+def dispatch(ctx: RunContext, pf: Preflight, kind: str) -> None:
+    """Let the run's runner fill the store with the `kind` units; the stage then merges."""
+    if scaled_out(ctx):
+        from arena.runners import dispatch as run_tasks
+
+        run_tasks(ctx, pf, kind)
+
+
 def answer_stage(ctx: RunContext, pf: Preflight) -> None:
     """Every answer model answers every question (turn 2 sees its own turn 1)."""
     from judges.answers import generate_answers
@@ -59,6 +72,7 @@ def answer_stage(ctx: RunContext, pf: Preflight) -> None:
     with ctx.stage("answer", "infer") as stat:
         models = [ctx.model(s) for s in exp.answerers()]
         before = ctx.store.count(Answer)
+        dispatch(ctx, pf, "answer")  # with a runner, workers store the answers first
         answers = generate_answers(models, pf.questions, ctx.store, params, run=ctx.run_id)
         stat.units += len(answers)
         stat.skipped += before
@@ -74,6 +88,9 @@ def judge_stage(ctx: RunContext, pf: Preflight) -> None:
 
     exp = ctx.exp
     names = [m.label for m in exp.answerers()]
+    if pf.judges and scaled_out(ctx):  # every judge's tasks in one wave of workers
+        with ctx.stage("judge-workers", "judge"):
+            dispatch(ctx, pf, "judge")
     for entry, judge in pf.judges:
         with ctx.stage(f"judge-{entry.config}", "judge") as stat:
             model = ctx.model(exp.judge_spec(entry))
@@ -145,6 +162,7 @@ def objective_stage(ctx: RunContext, pf: Preflight) -> None:
     with ctx.stage("objective", "infer") as stat, Progress(*columns, console=ctx.console,
                                                             disable=ctx.debug) as bar:
         before = ctx.store.count(Prediction)
+        dispatch(ctx, pf, "infer")  # with a runner, workers store the predictions first
         for spec in exp.models:
             model = ctx.model(spec)
             cfg = EvalConfig(batch_size=exp.eval.batch_size or spec.batch_size,
@@ -157,11 +175,13 @@ def objective_stage(ctx: RunContext, pf: Preflight) -> None:
                 if results:
                     bar.update(task, completed=n)
                 else:
-                    with ctx.console.status(f"loading {spec.label}...") if not model.loaded else nullcontext():
-                        model.load()
+                    if ctx.runner is None:  # after workers, every prediction is stored: no load
+                        with ctx.console.status(f"loading {spec.label}...") if not model.loaded else nullcontext():
+                            model.load()
                     results = evaluate_dataset(
                         model, ds, work_dir=ctx.run_dir, store=ctx.store, config=cfg, cache=ctx.cache,
                         progress=lambda done, total, t=task: bar.update(t, completed=done, total=total))
+                bar.update(task, completed=n)  # also when workers did the work
                 # overwrite: a result of the same key from other settings (e.g. limit) is stale
                 ctx.store.upsert_many(results, ctx.run_id)
                 out = ctx.run_dir / "results" / spec.label / f"{ds.name}.json"

@@ -165,8 +165,7 @@ def evaluate_dataset(model: Any, dataset: Dataset, *, work_dir: str | Path, stor
     try:
         samples = dataset.samples[: config.limit] if config.limit else list(dataset.samples)
         chash = config_hash(model, dataset, config)
-        builder = builder_for(model, dataset, config)
-        preds = _infer_resumable(model, samples, builder, dataset, config, chash, store, cache, progress)
+        preds = _infer_resumable(model, samples, dataset, config, chash, store, cache, progress)
         write_jsonl(Path(work_dir) / "predictions" / _safe(model.name) / f"{dataset.name}.jsonl", preds)
         results = _results(model, dataset, preds, samples, chash)
         store.put_many(results)
@@ -176,7 +175,24 @@ def evaluate_dataset(model: Any, dataset: Dataset, *, work_dir: str | Path, stor
             store.close()
 
 
-def _infer_resumable(model: Any, samples: list[Sample], b: PromptBuilder, ds: Dataset,
+def predict_samples(model: Any, dataset: Dataset, sample_ids: list[str], *, store: Store,
+                    config: EvalConfig | None = None, cache: Cache | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> list[Prediction]:
+    """Infer only `sample_ids` of `dataset` (a shard) and store their predictions.
+
+    The predictions have the same keys as those of a whole `evaluate_dataset` run, so a run
+    split into shards and a run in one piece store the same records; results are computed
+    afterwards from the stored predictions (`evaluate_dataset` then makes no model call).
+    """
+    config = config or EvalConfig()
+    wanted = set(sample_ids)
+    samples = dataset.samples[: config.limit] if config.limit else dataset.samples
+    samples = [s for s in samples if s.id in wanted]
+    chash = config_hash(model, dataset, config)
+    return _infer_resumable(model, samples, dataset, config, chash, store, cache, progress)
+
+
+def _infer_resumable(model: Any, samples: list[Sample], ds: Dataset,
                      cfg: EvalConfig, chash: str, store: Store, cache: Cache | None,
                      progress: Callable[[int, int], None] | None) -> list[Prediction]:
     def key(s: Sample) -> str:
@@ -186,6 +202,8 @@ def _infer_resumable(model: Any, samples: list[Sample], b: PromptBuilder, ds: Da
     done = {k: p for k in (key(s) for s in samples) if (p := store.get(Prediction, k)) is not None}
     todo = [s for s in samples if key(s) not in done]
     run = _ppl if ds.card.mode == "ppl" else _gen
+    # built only when something runs: the prompt style may need the tokenizer (a model load)
+    b = builder_for(model, ds, cfg) if todo else None
     for start in range(0, len(todo), CHUNK):
         chunk = todo[start: start + CHUNK]
         new = run(model, chunk, b, ds, cfg, chash, cache)
