@@ -129,9 +129,9 @@ class LocalRunner:
         while sched.pending or any(w.task for w in self.workers):
             self._assign(sched)
             busy = [w for w in self.workers if w.task]
-            for obj in wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=5):
-                w = next(w for w in busy if obj in (w.conn, w.proc.sentinel))
-                if w.task is not None:
+            ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=5)
+            for w in busy:  # once per worker: a dead one shows as both EOF and sentinel
+                if w.task is not None and (w.conn in ready or w.proc.sentinel in ready):
                     self._collect(w, sched, stats)
         return sched.report(len(self.workers), stats)
 
@@ -165,6 +165,7 @@ class LocalRunner:
             return
         w.proc.join()
         sched.fail(w.task, f"worker {w.index} (pid {w.proc.pid}) died with exit code {w.proc.exitcode}")
+        w.task = None
         log.warning("worker %d died (exit %s); starting a new one", w.index, w.proc.exitcode)
         w.conn.close()
         self.workers[w.index] = self._spawn(w.index)
