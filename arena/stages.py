@@ -73,7 +73,8 @@ def answer_stage(ctx: RunContext, pf: Preflight) -> None:
         models = [ctx.model(s) for s in exp.answerers()]
         before = ctx.store.count(Answer)
         dispatch(ctx, pf, "answer")  # with a runner, workers store the answers first
-        answers = generate_answers(models, pf.questions, ctx.store, params, run=ctx.run_id)
+        with ctx.console.status(f"answering {len(pf.questions)} questions with {len(models)} models..."):
+            answers = generate_answers(models, pf.questions, ctx.store, params, run=ctx.run_id)
         stat.units += len(answers)
         stat.skipped += before
         stat.tokens += sum(a.prompt_tokens + a.completion_tokens for a in answers)
@@ -94,8 +95,9 @@ def judge_stage(ctx: RunContext, pf: Preflight) -> None:
     for entry, judge in pf.judges:
         with ctx.stage(f"judge-{entry.config}", "judge") as stat:
             model = ctx.model(exp.judge_spec(entry))
-            report = run_judge(judge, model, pf.questions, None, ctx.store, names, mode=entry.mode,
-                               baseline=entry.baseline, run=ctx.run_id)
+            with ctx.console.status(f"judging with {entry.config} ({model.name})..."):
+                report = run_judge(judge, model, pf.questions, None, ctx.store, names, mode=entry.mode,
+                                   baseline=entry.baseline, run=ctx.run_id)
             stat.units += report.tasks
             stat.skipped += report.skipped
             stat.tokens += report.prompt_tokens + report.completion_tokens
