@@ -61,6 +61,10 @@ def _worker_main(index: int, conn: Connection, state: WorkerState, gpus: str | N
     """A worker's loop: receive a task, run it, report; None ends the loop."""
     if gpus is not None:  # before torch initialises CUDA
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus
+    # N workers each using every core would fight over them: share the cores out
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, state.workers)))
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, threads)
     handler = logging.FileHandler(state.run_dir / "logs" / "infer" / f"worker-{index}.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
