@@ -64,9 +64,11 @@ def builder_for(model: Any, dataset: Dataset, config: EvalConfig) -> PromptBuild
 
 
 def config_hash(model: Any, dataset: Dataset, config: EvalConfig) -> str:
+    """What determines a prediction besides the sample: data version, settings, the weights."""
     return content_hash({"version": dataset.version, "config": config.model_dump(exclude={"limit"}),
                          "max_seq_len": getattr(model, "max_seq_len", None),
-                         "system": getattr(model, "system_prompt", None)})
+                         "system": getattr(model, "system_prompt", None),
+                         "model": getattr(model, "identity", None)})
 
 
 def _ppl(model: Any, samples: list[Sample], b: PromptBuilder, ds: Dataset, cfg: EvalConfig,

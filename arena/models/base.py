@@ -74,6 +74,16 @@ class ChatResponse:
 Message = dict  # {"role": "system"|"user"|"assistant", "content": str}
 
 
+def hf_identity(path: object, tokenizer_path: object = None, dtype: str = "auto") -> str:
+    """What local weights are, as it enters the content keys of stored work."""
+    return f"hf:{path}|{tokenizer_path or ''}|{dtype}"
+
+
+def api_identity(base_url: object, model: str) -> str:
+    """What an API model is (endpoint and model id), for the same keys."""
+    return f"openai:{base_url or ''}|{model}"
+
+
 @runtime_checkable
 class ScoringLM(Protocol):
     """A model whose token probabilities we can read (local weights)."""

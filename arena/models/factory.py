@@ -26,9 +26,11 @@ def resolve_path(path: str) -> str:
 
 def spec_identity(spec: ModelSpec) -> str:
     """What a spec's model is (weights or endpoint), as it enters the keys of stored work."""
+    from arena.models.base import api_identity, hf_identity
+
     if spec.backend == "hf":
-        return f"hf:{spec.path}|{spec.tokenizer_path or ''}|{spec.dtype}"
-    return f"openai:{spec.base_url or ''}|{spec.model or spec.name}"
+        return hf_identity(spec.path, spec.tokenizer_path, spec.dtype)
+    return api_identity(spec.base_url, spec.model or spec.name)
 
 
 def build_model(spec: ModelSpec, cache: Cache | None = None, rate_limit_dir: str | Path | None = None) -> Any:

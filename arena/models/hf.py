@@ -36,6 +36,7 @@ from arena.models.base import (  # noqa: E402
     LoglikelihoodRequest,
     LoglikelihoodResult,
     Message,
+    hf_identity,
 )
 
 IdPair = tuple[list[int], list[int]]
@@ -99,8 +100,7 @@ class HFModel:
         cache: Cache | None = None,
     ) -> None:
         self.path = str(path)
-        # what the weights are, for content keys of stored work (the factory sets the spec's)
-        self.identity = f"hf:{self.path}"
+        self.identity = hf_identity(self.path, tokenizer_path, dtype)  # keys of stored work
         self.name = name or Path(self.path).name
         self.batch_size, self.system_prompt, self.cache = batch_size, system_prompt, cache
         self._lock = threading.Lock()

@@ -35,6 +35,7 @@ from arena.models.base import (
     LoglikelihoodRequest,
     LoglikelihoodResult,
     Message,
+    api_identity,
 )
 from arena.models.ratelimit import make_limiter
 
@@ -153,7 +154,7 @@ class OpenAICompatModel:
     ) -> None:
         self.name, self.model = name, model or name
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        self.identity = f"openai:{self.base_url}|{self.model}"  # for content keys of stored work
+        self.identity = api_identity(self.base_url, self.model)  # for content keys of stored work
         self.api_key_env = api_key_env
         key = api_key or os.environ.get(api_key_env)
         if not key:
