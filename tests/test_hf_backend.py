@@ -228,3 +228,19 @@ def test_shared_prefix_equals_naive(tiny_model_dir, batch_size):
         assert (f.n_tokens, f.is_greedy) == (n.n_tokens, n.is_greedy)
     # The shared cache is not consumed: a second call gives the same numbers.
     assert m.nll_shared_prefix(ctx, conts) == fast
+
+
+def test_chat_cache_tells_system_prompts_apart(tiny_model_dir, tmp_path):
+    from arena.core.cache import Cache
+    from arena.models.base import ChatParams
+    from arena.models.hf import HFModel
+
+    cache = Cache(tmp_path / "cache.sqlite")
+    plain = HFModel(tiny_model_dir, name="plain", cache=cache)
+    terse = HFModel(tiny_model_dir, name="terse", system_prompt="Be terse.", cache=cache)
+    msgs = [[{"role": "user", "content": "hello there"}]]
+    params = ChatParams(max_tokens=4)
+    plain.chat_many(msgs, params)
+    [reply] = terse.chat_many(msgs, params)
+    assert not reply.cached  # another system prompt is another call
+    assert terse.chat_many(msgs, params)[0].cached

@@ -391,7 +391,9 @@ class HFModel:
         ]
 
     def _cache_key(self, messages: Sequence[Message], params: ChatParams) -> str:
-        return Cache.make_key(self.backend, self.path, list(messages), params.to_dict())
+        # keyed on the rendered prompt: it holds the system prompt and the chat template,
+        # which the messages alone do not (two system prompts shared one entry before)
+        return Cache.make_key(self.backend, self.path, self.apply_chat_template(messages), params.to_dict())
 
     def chat_many(
         self, conversations: Sequence[Sequence[Message]], params: ChatParams
