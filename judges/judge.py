@@ -25,7 +25,9 @@ from judges.parsers import Parsed, get_parser
 
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
 SECTIONS = ("system", "user", "user:reference", "user:multi_turn", "user:multi_turn:reference")
-_MARKER = re.compile(r"^<<<([a-z_:]+)>>>\s*$")
+# few-shot turns shown before the real question (small judges follow examples, not rules)
+_SHOT = re.compile(r"^shot_(user|assistant)_([1-9])$")
+_MARKER = re.compile(r"^<<<([a-z_:0-9]+)>>>\s*$")
 _PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 
 
@@ -73,7 +75,7 @@ class JudgeConfig(BaseModel):
 
 def required_placeholders(mode: str, section: str) -> set[str]:
     """The placeholders a section must contain (and the only ones it may contain)."""
-    if section == "system":
+    if section == "system" or _SHOT.match(section):
         return set()
     multi, ref = "multi_turn" in section, "reference" in section
     if mode == "single":
@@ -97,8 +99,9 @@ def read_sections(path: Path) -> tuple[dict[str, str], dict[str, int]]:
         m = _MARKER.match(line)
         if m:
             current = m.group(1)
-            if current not in SECTIONS:
-                raise ConfigError(f"unknown section '{current}' (known: {', '.join(SECTIONS)})", str(path), no)
+            if current not in SECTIONS and not _SHOT.match(current):
+                known = ", ".join(SECTIONS + ("shot_user_N", "shot_assistant_N"))
+                raise ConfigError(f"unknown section '{current}' (known: {known})", str(path), no)
             if current in texts:
                 raise ConfigError(f"section '{current}' appears twice", str(path), no)
             texts[current], lines[current] = [], no
@@ -168,6 +171,9 @@ class Judge:
         out: list[Message] = []
         if self.sections.get("system"):
             out.append({"role": "system", "content": self.sections["system"]})
+        for n in sorted({m.group(2) for s in self.sections if (m := _SHOT.match(s))}):
+            out.append({"role": "user", "content": self.sections[f"shot_user_{n}"]})
+            out.append({"role": "assistant", "content": self.sections[f"shot_assistant_{n}"]})
         out.append({"role": "user", "content": render(self.sections[section], values)})
         return out
 
@@ -194,6 +200,8 @@ def _check_sections(cfg: JudgeConfig, sections: dict[str, str], lines: dict[str,
         needed.append("user:multi_turn")
         if cfg.reference_categories:
             needed.append("user:multi_turn:reference")
+    shots = {m.group(2) for s in sections if (m := _SHOT.match(s))}
+    needed += [f"shot_{role}_{n}" for n in shots for role in ("user", "assistant")]
     for s in needed:
         if s not in sections:
             raise ConfigError(f"prompt lacks the <<<{s}>>> section this judge needs", str(path))

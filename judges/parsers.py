@@ -91,6 +91,18 @@ def parse_rubric_1_5(text: str) -> Parsed:
     return Parsed(f"{score:g}", score)
 
 
+@parser("score_only_1_5")
+def parse_score_only_1_5(text: str) -> Parsed:
+    """A reply that is just the score (`4`, `4.`, `Score: 4`): the first number, 1..5."""
+    m = re.match(r"\s*(?:score\s*[:=]?\s*)?(\d+(?:\.\d+)?)\b", _clean(text), flags=re.IGNORECASE)
+    if not m:
+        raise ParseError("the reply does not start with a score")
+    score = float(m.group(1))
+    if not 1 <= score <= 5:
+        raise ParseError(f"score {score:g} outside [1, 5]")
+    return Parsed(f"{score:g}", score)
+
+
 def _markers(text: str, pattern: str, normalise: Callable[[str], str | None]) -> list[str]:
     """Verdict markers in order, skipping lines that list 3+ different ones (echoed instructions)."""
     out: list[str] = []

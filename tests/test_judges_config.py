@@ -13,7 +13,7 @@ from judges.judge import CONFIGS_DIR, judge_names, load_judge
 from judges.tasks import prompt_text
 from tests.judges_fixtures import GOLDEN, answers, questions
 
-BUILT_IN = ["alpaca-eval", "arena-hard", "mt-bench-pair", "mt-bench-single", "rubric-single"]
+BUILT_IN = ["alpaca-eval", "arena-hard", "mt-bench-pair", "mt-bench-single", "quick-score", "rubric-single"]
 
 
 def test_built_in_judges_load() -> None:
