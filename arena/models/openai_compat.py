@@ -110,6 +110,15 @@ class _Batcher:
                     fut.set_result(res) if error is None else fut.set_exception(error)
 
 
+def _http_client(timeout: float) -> Any:
+    """The SDK's aiohttp transport when installed (`openai[aiohttp]`): about half the client
+    CPU per call of the default httpx one, which matters at thousands of judge calls."""
+    try:
+        return openai.DefaultAioHttpClient(timeout=timeout)
+    except (AttributeError, RuntimeError, ImportError):  # extra not installed: SDK default
+        return None
+
+
 class OpenAICompatModel:
     """A chat model (and, where the server allows, a scoring model) behind an OpenAI API.
 
@@ -186,7 +195,8 @@ class OpenAICompatModel:
         client = self._clients.get(loop)
         if client is None:
             client = openai.AsyncOpenAI(
-                base_url=self.base_url, api_key=self.__key, max_retries=0, timeout=self.timeout
+                base_url=self.base_url, api_key=self.__key, max_retries=0, timeout=self.timeout,
+                http_client=_http_client(self.timeout),
             )
             self._clients[loop] = client
         return client
