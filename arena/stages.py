@@ -73,8 +73,16 @@ def answer_stage(ctx: RunContext, pf: Preflight) -> None:
         models = [ctx.model(s) for s in exp.answerers()]
         before = ctx.store.count(Answer)
         dispatch(ctx, pf, "answer")  # with a runner, workers store the answers first
-        with ctx.console.status(f"answering {len(pf.questions)} questions with {len(models)} models..."):
-            answers = generate_answers(models, pf.questions, ctx.store, params, run=ctx.run_id)
+        with progress_bars(ctx) as bar:
+            tasks: dict[str, Any] = {}
+
+            def advance(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(f"answers: {name}", total=total)
+                bar.update(tasks[name], completed=done)
+
+            answers = generate_answers(models, pf.questions, ctx.store, params, run=ctx.run_id,
+                                       progress=advance)
         stat.units += len(answers)
         stat.skipped += before
         stat.tokens += sum(a.prompt_tokens + a.completion_tokens for a in answers)
@@ -95,9 +103,11 @@ def judge_stage(ctx: RunContext, pf: Preflight) -> None:
     for entry, judge in pf.judges:
         with ctx.stage(f"judge-{entry.config}", "judge") as stat:
             model = ctx.model(exp.judge_spec(entry))
-            with ctx.console.status(f"judging with {entry.config} ({model.name})..."):
+            with progress_bars(ctx) as bar:
+                task = bar.add_task(f"judge: {entry.config} ({model.name})", total=None)
                 report = run_judge(judge, model, pf.questions, None, ctx.store, names, mode=entry.mode,
-                                   baseline=entry.baseline, run=ctx.run_id)
+                                   baseline=entry.baseline, run=ctx.run_id,
+                                   progress=lambda done, total, t=task: bar.update(t, completed=done, total=total))
             stat.units += report.tasks
             stat.skipped += report.skipped
             stat.tokens += report.prompt_tokens + report.completion_tokens
@@ -142,10 +152,8 @@ def report_stage(ctx: RunContext) -> tuple[str, dict[str, str]]:
     return text, {"html": str(paths.html), "csv": str(paths.csv), "txt": str(paths.txt), "md": str(paths.md)}
 
 
-def objective_stage(ctx: RunContext, pf: Preflight) -> None:
-    """Every model on every dataset (ppl or gen); finished samples are skipped on resume."""
-    import json
-
+def progress_bars(ctx: RunContext) -> Any:
+    """Rich progress bars with counts and ETA (off with --debug, where logs stream instead)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -154,15 +162,21 @@ def objective_stage(ctx: RunContext, pf: Preflight) -> None:
         TimeRemainingColumn,
     )
 
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    return Progress(*columns, console=ctx.console, disable=ctx.debug)
+
+
+def objective_stage(ctx: RunContext, pf: Preflight) -> None:
+    """Every model on every dataset (ppl or gen); finished samples are skipped on resume."""
+    import json
+
     from arena.core.records import Prediction
     from objective.runner import EvalConfig, evaluate_dataset
 
     exp = ctx.exp
     if not pf.datasets:
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with ctx.stage("objective", "infer") as stat, Progress(*columns, console=ctx.console,
-                                                            disable=ctx.debug) as bar:
+    with ctx.stage("objective", "infer") as stat, progress_bars(ctx) as bar:
         before = ctx.store.count(Prediction)
         dispatch(ctx, pf, "infer")  # with a runner, workers store the predictions first
         for spec in exp.models:

@@ -87,7 +87,8 @@ async def _generate_async(model: Any, todo: list[Question], params: ChatParams, 
 
 
 def generate_answers(models: Sequence[Any], questions: Sequence[Question], store: Store,
-                     params: ChatParams | None = None, run: str | None = None) -> list[Answer]:
+                     params: ChatParams | None = None, run: str | None = None,
+                     progress: Callable[[str, int, int], None] | None = None) -> list[Answer]:
     """Answer every question with every model; stored answers are reused, not regenerated.
 
     Args:
@@ -96,6 +97,7 @@ def generate_answers(models: Sequence[Any], questions: Sequence[Question], store
         store: where answers are kept (committed as they finish).
         params: generation parameters (part of each answer's key).
         run: optional run label stored with each new answer.
+        progress: called as (model name, answers done, answers in all) after each commit.
 
     Returns:
         The answers of all models to all questions, stored ones included.
@@ -111,7 +113,16 @@ def generate_answers(models: Sequence[Any], questions: Sequence[Question], store
         todo = [q for q in questions if stubs[q.id].key() not in keys]
         log.info("%s: %d answers stored, %d to generate", model.name, len(done), len(todo))
         out.extend(a for q in done if (a := store.get(Answer, stubs[q.id].key())) is not None)
-        commit = lambda answers: store.put_many(answers, run)  # noqa: E731
+        counter = [len(done)]
+
+        def commit(answers: list[Answer], name: str = model.name, counter: list[int] = counter) -> None:
+            store.put_many(answers, run)
+            counter[0] += len(answers)
+            if progress:
+                progress(name, counter[0], len(questions))
+
+        if progress:
+            progress(model.name, len(done), len(questions))
         if not todo:
             continue
         if is_batched(model):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,7 +149,8 @@ def _tasks(judge: Judge, judge_name: str, questions: Sequence[Question], answers
 def run_judge(judge: Judge, judge_model: Any, questions: Sequence[Question], answers: Sequence[Answer] | None,
               store: Store, models: Sequence[str], mode: str | None = None, baseline: str | None = None,
               run: str | None = None, pairs: Sequence[tuple[str, str]] | None = None,
-              retry_failures: bool = False) -> JudgeReport:
+              retry_failures: bool = False,
+              progress: Callable[[int, int], None] | None = None) -> JudgeReport:
     """Judge the answers of `models` to `questions`; returns a JudgeReport.
 
     Args:
@@ -159,6 +160,7 @@ def run_judge(judge: Judge, judge_model: Any, questions: Sequence[Question], ans
         mode: must match the judge's mode when given. baseline: pairwise against this model.
         run: run label. pairs: explicit (model_a, model_b) pairs (m-to-n), overriding the rest.
         retry_failures: also re-judge stored parse failures (replacing them).
+        progress: called as (judgments done, judgments in all) after each commit.
     """
     if mode and mode != judge.config.mode:
         raise ConfigError(f"judge '{judge.name}' is a {judge.config.mode} judge, not {mode}",
@@ -176,11 +178,19 @@ def run_judge(judge: Judge, judge_model: Any, questions: Sequence[Question], ans
     report.tasks, report.skipped = len(tasks), len(tasks) - len(todo)
     log.info("%s: %d judgments, %d stored, %d to run", report.judge, len(tasks), report.skipped, len(todo))
 
+    done = [report.skipped]
+
     def save(js: list[Judgment]) -> None:
         for j in js:
             if j.key() in redo:
                 store.replace(j, run)
         store.put_many([j for j in js if j.key() not in redo], run)
+        done[0] += len(js)
+        if progress:
+            progress(done[0], len(tasks))
+
+    if progress:
+        progress(done[0], len(tasks))
 
     if todo:
         runner = _run_batched if is_batched(judge_model) else None
