@@ -91,7 +91,7 @@ def answer_stage(ctx: RunContext, pf: Preflight) -> None:
 
 def judge_stage(ctx: RunContext, pf: Preflight) -> None:
     """Each judge scores or compares the answers; verdicts become Battle / Score rows."""
-    from judges.pairwise import judgments_to_battles
+    from judges.pairwise import add_length_features, judgments_to_battles
     from judges.run import run_judge
     from judges.single import judgments_to_scores
 
@@ -115,7 +115,9 @@ def judge_stage(ctx: RunContext, pf: Preflight) -> None:
             ctx.store.claim(report.judgments, ctx.run_id)
             # derived rows are overwritten: the same battle key from an older judge config is stale
             if judge.config.mode == "pairwise":
-                ctx.store.upsert_many(judgments_to_battles(report.judgments, judge), ctx.run_id)
+                battles = add_length_features(judgments_to_battles(report.judgments, judge),
+                                              ctx.store.all(Answer))
+                ctx.store.upsert_many(battles, ctx.run_id)
             else:
                 ctx.store.upsert_many(judgments_to_scores(report.judgments, pf.questions), ctx.run_id)
             ctx.console.print(report.summary())

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from arena.core.records import Battle, Judgment, Question, content_hash
+from arena.core.records import Answer, Battle, Judgment, Question, content_hash
 from judges.judge import Judge, Verdict
 from judges.tasks import AnswerIndex, JudgeTask, judged_turns
 
@@ -137,6 +137,21 @@ def judgments_to_battles(judgments: Iterable[Judgment], judge: Judge | None = No
                 out.append(Battle(**base, winner="tie", ref="inconsistent"))
             continue
         out.append(Battle(**base, winner=ws[0][0], weight=sum(w for _, w in ws) / len(ws)))  # type: ignore[arg-type]
+    return out
+
+
+def add_length_features(battles: Iterable[Battle], answers: Iterable[Answer]) -> list[Battle]:
+    """Battles with `len_a`/`len_b` (characters of the judged turn's answers), the inputs of
+    length-controlled win rates and style control; battles lacking an answer stay as they are."""
+    text = {(a.model, a.question_id): a.turns for a in answers}
+    out = []
+    for b in battles:
+        ta, tb = text.get((b.model_a, b.question_id)), text.get((b.model_b, b.question_id))
+        if ta is None or tb is None or len(ta) < b.turn or len(tb) < b.turn:
+            out.append(b)
+            continue
+        feats = {**b.features, "len_a": float(len(ta[b.turn - 1])), "len_b": float(len(tb[b.turn - 1]))}
+        out.append(b.model_copy(update={"features": feats}))
     return out
 
 

@@ -32,3 +32,16 @@ def test_progress_reaches_the_total_and_counts_stored_work(tmp_path):
         generate_answers(models, questions, store, ChatParams(max_tokens=8),
                          progress=lambda m, d, t: again.append((m, d, t)))
         assert again == [("a", 3, 3), ("b", 3, 3)]  # all stored: done from the start
+
+
+def test_battles_get_answer_lengths_for_length_control():
+    from arena.core.records import Answer, Battle
+    from judges.pairwise import add_length_features
+
+    answers = [Answer(model="a", question_id="q", turns=["12345", "1"]),
+               Answer(model="b", question_id="q", turns=["12", "123"])]
+    battles = [Battle(source="judge:j", question_id="q", model_a="a", model_b="b", winner="tie", turn=t)
+               for t in (1, 2)] + [Battle(source="judge:j", question_id="x", model_a="a", model_b="b",
+                                          winner="tie")]
+    out = add_length_features(battles, answers)
+    assert [b.features for b in out] == [{"len_a": 5.0, "len_b": 2.0}, {"len_a": 1.0, "len_b": 3.0}, {}]
