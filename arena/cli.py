@@ -120,5 +120,8 @@ def main() -> None:  # pragma: no cover
     try:
         app(args=normalize_argv(sys.argv[1:]), prog_name="arena")
     except ArenaError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        # on stderr, unwrapped (a file:line must stay one token to copy), markup-free
+        from rich.markup import escape
+
+        Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         raise SystemExit(2) from None
