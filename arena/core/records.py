@@ -147,6 +147,8 @@ class Judgment(Record):
     cost: float = 0.0
     latency: float = 0.0
     created_at: float = Field(default_factory=time.time)
+    #: fields of an imported file that have no field here (kept for a faithful export)
+    extra: dict[str, Any] = Field(default_factory=dict)
 
 
 class Vote(Record):
@@ -181,6 +183,12 @@ class Battle(Record):
     weight: float = 1.0
     ref: str = ""
     features: dict[str, float] = Field(default_factory=dict)
+    #: who voted (Chatbot Arena's `judge`), whether the models were hidden, the prompt's
+    #: language and the vote's time; imported battles keep them so they can be filtered on
+    rater: str = ""
+    anony: bool | None = None
+    language: str | None = None
+    tstamp: float | None = None
 
 
 class Score(Record):
