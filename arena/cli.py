@@ -17,7 +17,10 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from arena.cli_lists import ListOptionsGroup  # noqa: E402  (after the env defaults above)
+
 app = typer.Typer(
+    cls=ListOptionsGroup,  # list options take `--models A B` as well as `-m A -m B`
     help="Arena: evaluate LLMs with benchmarks, judge LLMs and human ratings.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -32,6 +35,7 @@ COMMAND_MODULES = (
     "ui.cli",
     "arena.pipeline_cli",
     "arena.report.cli",
+    "arena.agreement_cli",
 )
 
 
