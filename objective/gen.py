@@ -11,22 +11,36 @@ from collections.abc import Sequence
 from typing import Any
 
 from arena.core.cache import Cache
-from arena.models.base import ChatParams, GenerateRequest
+from arena.models.base import ChatParams, GenerateRequest, cacheable, model_identity
 
 
 def generate_texts(model: Any, prompts: Sequence[str], *, max_out_len: int, stop: Sequence[str] = (),
-                   cache: Cache | None = None) -> list[str]:
-    """Greedy continuations of text prompts, cached by (model, prompt, params)."""
+                   cache: Cache | None = None, temperature: float = 0.0,
+                   seed: int | None = None) -> list[str]:
+    """Continuations of text prompts (greedy at temperature 0), cached by (model, prompt, params).
+
+    A sampled call (temperature > 0) is cached only with a seed: without one, a rerun samples anew.
+    """
     params = {"max_out_len": max_out_len, "stop": list(stop),
               "max_seq_len": getattr(model, "max_seq_len", None)}
-    mid = str(getattr(model, "path", None) or model.name)
+    if temperature > 0:
+        params |= {"temperature": temperature, "seed": seed}
+    mid = model_identity(model)
+    cache = cache if cacheable(temperature, seed) else None
     keys = [Cache.make_key("gen", mid, p, params) for p in prompts]
     out: list[str | None] = [None] * len(prompts)
     if cache is not None:
         out = [cache.get(k) for k in keys]
     todo = [i for i, t in enumerate(out) if t is None]
     if todo:
-        reqs = [GenerateRequest(prompts[i], max_out_len, tuple(stop), 0.0) for i in todo]
+        if seed is not None and temperature > 0:
+            try:  # a seeded sample repeats (local models sample with torch)
+                import torch
+
+                torch.manual_seed(seed)
+            except ImportError:
+                pass
+        reqs = [GenerateRequest(prompts[i], max_out_len, tuple(stop), temperature) for i in todo]
         for i, res in zip(todo, model.generate(reqs)):
             out[i] = res.text
             if cache is not None:
@@ -35,7 +49,7 @@ def generate_texts(model: Any, prompts: Sequence[str], *, max_out_len: int, stop
 
 
 def chat_texts(model: Any, conversations: Sequence[list[dict]], *, max_out_len: int,
-               stop: Sequence[str] = ()) -> list[str]:
-    """Greedy chat answers (the model's own cache applies)."""
-    params = ChatParams(temperature=0.0, max_tokens=max_out_len, stop=tuple(stop))
+               stop: Sequence[str] = (), temperature: float = 0.0, seed: int | None = None) -> list[str]:
+    """Chat answers, greedy at temperature 0 (the model's own cache applies)."""
+    params = ChatParams(temperature=temperature, max_tokens=max_out_len, stop=tuple(stop), seed=seed)
     return [r.text for r in model.chat_many([list(c) for c in conversations], params)]

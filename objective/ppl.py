@@ -12,7 +12,7 @@ from typing import Any
 
 from arena.core.cache import Cache
 from arena.core.errors import BackendError
-from arena.models.base import LoglikelihoodRequest, LoglikelihoodResult
+from arena.models.base import LoglikelihoodRequest, LoglikelihoodResult, model_identity
 
 Item = tuple[str, list[str]]  # (context, [continuation, ...])
 
@@ -22,7 +22,7 @@ def _is_local(model: Any) -> bool:
 
 
 def _model_id(model: Any) -> str:
-    return str(getattr(model, "path", None) or model.name)
+    return model_identity(model)  # weights fingerprint, tokenizer, dtype, system prompt...
 
 
 def _score_local(model: Any, items: Sequence[Item], batch_size: int) -> list[list[LoglikelihoodResult]]:

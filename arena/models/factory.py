@@ -25,12 +25,33 @@ def resolve_path(path: str) -> str:
 
 
 def spec_identity(spec: ModelSpec) -> str:
-    """What a spec's model is (weights or endpoint), as it enters the keys of stored work."""
+    """What a spec's model is, as it enters every content key (cache, stored work).
+
+    Local weights: a fingerprint of the weight files, tokenizer and chat template, dtype,
+    system prompt, max_seq_len and loading kwargs. APIs: endpoint, model id, system prompt.
+    """
     from arena.models.base import api_identity, hf_identity
 
     if spec.backend == "hf":
-        return hf_identity(spec.path, spec.tokenizer_path, spec.dtype)
-    return api_identity(spec.base_url, spec.model or spec.name)
+        assert spec.path is not None
+        extra: dict[str, Any] = {"tok": spec.tokenizer_kwargs, "model": spec.model_kwargs}
+        if spec.path.startswith("bundled:"):  # converted from a packaged GGUF: its version is the weights
+            from importlib.metadata import PackageNotFoundError, version
+
+            from arena.models import bundled
+
+            pkg = getattr(bundled, f"{spec.path.split(':', 1)[1].upper()}_PACKAGE", "")
+            try:
+                extra["bundled"] = f"{pkg}=={version(pkg)}"
+            except (PackageNotFoundError, ValueError):
+                extra["bundled"] = pkg
+            path = spec.path
+        else:
+            path = resolve_path(spec.path)
+        tok = resolve_path(spec.tokenizer_path) if spec.tokenizer_path else None
+        return hf_identity(path, tok, spec.dtype, system_prompt=spec.system_prompt,
+                           max_seq_len=spec.max_seq_len, extra=extra)
+    return api_identity(spec.base_url, spec.model or spec.name, spec.system_prompt)
 
 
 def build_model(spec: ModelSpec, cache: Cache | None = None, rate_limit_dir: str | Path | None = None) -> Any:

@@ -36,6 +36,7 @@ from arena.models.base import (  # noqa: E402
     LoglikelihoodRequest,
     LoglikelihoodResult,
     Message,
+    cacheable,
     hf_identity,
 )
 
@@ -59,6 +60,20 @@ def _resolve_device(device: str, model_kwargs: dict) -> str:
     if device.startswith("cuda") and torch.cuda.device_count() > 1:
         model_kwargs.setdefault("device_map", "auto")
     return device
+
+
+def decode_whole(tokenizer: Any, ids: list[int]) -> str:
+    """Decode generated ids without a broken last character.
+
+    A token limit can cut a multi-byte character (CJK, emoji) between its byte tokens,
+    which decodes to U+FFFD; the incomplete tail is dropped instead.
+    """
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    for k in range(1, min(4, len(ids)) + 1):  # a UTF-8 character spans at most 4 byte tokens
+        if not text.endswith("\ufffd"):
+            break
+        text = tokenizer.decode(ids[:-k], skip_special_tokens=True)
+    return text
 
 
 def _truncate_at_stop(text: str, stop: Sequence[str]) -> str:
@@ -100,7 +115,12 @@ class HFModel:
         cache: Cache | None = None,
     ) -> None:
         self.path = str(path)
-        self.identity = hf_identity(self.path, tokenizer_path, dtype)  # keys of stored work
+        # every content key (cache, stored predictions) starts from this; the factory
+        # sets the same from the spec
+        self.identity = hf_identity(
+            self.path, tokenizer_path, dtype, system_prompt=system_prompt, max_seq_len=max_seq_len,
+            extra={"tok": tokenizer_kwargs or {}, "model": model_kwargs or {}},
+        )
         self.name = name or Path(self.path).name
         self.batch_size, self.system_prompt, self.cache = batch_size, system_prompt, cache
         self._lock = threading.Lock()
@@ -357,7 +377,7 @@ class HFModel:
         for r, p in enumerate(prompts):
             new = out[r, width:].tolist()
             n = next((j for j, t in enumerate(new) if t in eos_ids), len(new))
-            text = self.tokenizer.decode(new[:n], skip_special_tokens=True)
+            text = decode_whole(self.tokenizer, new[:n])
             results.append(
                 GenerateResult(
                     text=_truncate_at_stop(text, stop), prompt_tokens=len(p), completion_tokens=n
@@ -393,7 +413,7 @@ class HFModel:
     def _cache_key(self, messages: Sequence[Message], params: ChatParams) -> str:
         # keyed on the rendered prompt: it holds the system prompt and the chat template,
         # which the messages alone do not (two system prompts shared one entry before)
-        return Cache.make_key(self.backend, self.path, self.apply_chat_template(messages), params.to_dict())
+        return Cache.make_key(self.backend, self.identity, self.apply_chat_template(messages), params.to_dict())
 
     def chat_many(
         self, conversations: Sequence[Sequence[Message]], params: ChatParams
@@ -403,10 +423,11 @@ class HFModel:
         Latency of a fresh answer is its batch's wall time shared equally among its chats.
         """
         out: list[ChatResponse | None] = [None] * len(conversations)
-        keys = [self._cache_key(m, params) for m in conversations] if self.cache else []
+        cache = self.cache if cacheable(params.temperature, params.seed) else None
+        keys = [self._cache_key(m, params) for m in conversations] if cache else []
         todo = []
         for i, _ in enumerate(conversations):
-            hit = self.cache.get(keys[i]) if self.cache else None
+            hit = cache.get(keys[i]) if cache else None
             if hit is None:
                 todo.append(i)
             else:
@@ -423,8 +444,8 @@ class HFModel:
                     "completion_tokens": g.completion_tokens,
                     "latency": latency,
                 }
-                if self.cache:
-                    self.cache.put(keys[i], self.backend, self.path, value)
+                if cache:
+                    cache.put(keys[i], self.backend, self.identity, value)
                 out[i] = ChatResponse(**value, cached=False, model=self.name)
         return out  # type: ignore[return-value]
 

@@ -36,6 +36,7 @@ from arena.models.base import (
     LoglikelihoodResult,
     Message,
     api_identity,
+    cacheable,
 )
 from arena.models.ratelimit import make_limiter
 
@@ -163,7 +164,7 @@ class OpenAICompatModel:
     ) -> None:
         self.name, self.model = name, model or name
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        self.identity = api_identity(self.base_url, self.model)  # for content keys of stored work
+        self.identity = api_identity(self.base_url, self.model, system_prompt)  # every content key
         self.api_key_env = api_key_env
         key = api_key or os.environ.get(api_key_env)
         if not key:
@@ -272,7 +273,7 @@ class OpenAICompatModel:
     async def _store(self, key: str | None, kind: str, value: Any) -> None:
         if self.cache is None or key is None:
             return
-        row = Cache.row(key, kind, f"{self.base_url}|{self.model}", value)
+        row = Cache.row(key, kind, self.identity, value)
         try:
             await self._batchers()[1].submit(row)
         except Exception as e:  # a result we could not cache is still a result
@@ -297,8 +298,8 @@ class OpenAICompatModel:
         params = params or ChatParams()
         messages = self._messages(messages)
         key = None
-        if self.cache is not None:
-            key = Cache.make_key("openai", self.base_url + "|" + self.model, messages, params.to_dict())
+        if self.cache is not None and cacheable(params.temperature, params.seed):
+            key = Cache.make_key("openai", self.identity, messages, params.to_dict())
         hit = await self._cached(key)
         if hit is not None:
             return ChatResponse(**{**hit, "cached": True, "extra": {**hit["extra"], "cost": 0.0,
@@ -377,8 +378,7 @@ class OpenAICompatModel:
     async def _loglikelihood(self, req: LoglikelihoodRequest) -> LoglikelihoodResult:
         key = None
         if self.cache is not None:
-            key = Cache.make_key("openai-ll", self.base_url + "|" + self.model,
-                                 [req.context, req.continuation])
+            key = Cache.make_key("openai-ll", self.identity, [req.context, req.continuation])
         hit = await self._cached(key)
         if hit is not None:
             return LoglikelihoodResult(**hit)
@@ -409,8 +409,8 @@ class OpenAICompatModel:
             r = await self.chat([{"role": "user", "content": req.prompt}], params)
             return GenerateResult(r.text, r.prompt_tokens, r.completion_tokens)
         key = None
-        if self.cache is not None:
-            key = Cache.make_key("openai-completions", self.base_url + "|" + self.model,
+        if self.cache is not None and cacheable(req.temperature, None):
+            key = Cache.make_key("openai-completions", self.identity,
                                  req.prompt, [req.max_new_tokens, list(req.stop), req.temperature])
         hit = await self._cached(key)
         if hit is not None:
