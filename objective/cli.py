@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cot", action="store_true", help="chain-of-thought prompts (gen datasets)")
     p.add_argument("--prompt-style", choices=["auto", "base", "chat"], default="auto")
     p.add_argument("--limit", type=int, help="evaluate only the first N samples of each dataset")
+    p.add_argument("--needle-lengths", help="needle datasets: context lengths, e.g. 1k,2k,4k,8k")
+    p.add_argument("--needle-depths", help="needle datasets: depths in %%, e.g. 0:100:10 or 0,50,100")
+    p.add_argument("--contamination-labels", metavar="FILE",
+                   help="labels.jsonl of `arena contamination`: also report each dataset on clean/dirty samples")
     p.add_argument("--work-dir", default="outputs/default")
     p.add_argument("--debug", action="store_true", help="full tracebacks and progress on stderr")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -81,6 +85,10 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     from objective.summarizer import group_results, summarize, write_summary
 
     datasets = [load_dataset(d) for d in args.datasets]  # bad data fails before any model loads
+    if args.needle_lengths or args.needle_depths:
+        from objective.needle import with_grid
+
+        datasets = with_grid(datasets, args.needle_lengths, args.needle_depths)
     specs = _specs(args)
     work = Path(args.work_dir)
     store = Store(work / "arena.sqlite")
@@ -97,6 +105,10 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
             results += evaluate_dataset(model, ds, work_dir=work, store=store, config=config,
                                         cache=cache, progress=progress)
         del model
+    if args.contamination_labels:
+        from objective.contamination import split_by_labels
+
+        results += split_by_labels(results, store, args.contamination_labels)
     results += group_results(results, {d.name: d.card.groups for d in datasets if d.card.groups})
     table = summarize(results)
     paths = write_summary(table, work / "summary")

@@ -91,6 +91,10 @@ def load_card(path: Path) -> Dataset:
     raw = load_yaml(path, lines)
     if isinstance(raw, dict):
         raw.setdefault("name", path.stem)
+        if raw.get("source") == "needle":  # a grid generated per model: objective.needle
+            from objective.needle import load_needle_card
+
+            return load_needle_card(raw, path, lines)
     card = validate(DatasetCard, raw, str(path), lines)
     if card.source == "humaneval":
         from objective.humaneval import load_humaneval

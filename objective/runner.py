@@ -116,6 +116,10 @@ def _gen(model: Any, samples: list[Sample], b: PromptBuilder, ds: Dataset, cfg: 
 
 
 def _gen_correct(s: Sample, extracted: str, gold: Any, metric: str, cfg: EvalConfig) -> float:
+    if metric == "needle":  # needle-in-a-haystack: keywords of the hidden facts
+        from objective.needle import score_answer
+
+        return score_answer(s, extracted)
     if metric == "pass@1":
         from objective.humaneval import build_program, run_program
 
@@ -165,6 +169,7 @@ def evaluate_dataset(model: Any, dataset: Dataset, *, work_dir: str | Path, stor
     own_store = store is None
     store = store or Store(Path(work_dir) / "arena.sqlite")
     try:
+        dataset = _bind(dataset, model)
         samples = dataset.samples[: config.limit] if config.limit else list(dataset.samples)
         chash = config_hash(model, dataset, config)
         preds = _infer_resumable(model, samples, dataset, config, chash, store, cache, progress)
@@ -187,6 +192,7 @@ def predict_samples(model: Any, dataset: Dataset, sample_ids: list[str], *, stor
     afterwards from the stored predictions (`evaluate_dataset` then makes no model call).
     """
     config = config or EvalConfig()
+    dataset = _bind(dataset, model)
     wanted = set(sample_ids)
     samples = dataset.samples[: config.limit] if config.limit else dataset.samples
     samples = [s for s in samples if s.id in wanted]
@@ -214,6 +220,12 @@ def _infer_resumable(model: Any, samples: list[Sample], ds: Dataset,
         if progress:
             progress(len(samples) - len(todo) + start + len(chunk), len(samples))
     return [done[key(s)] for s in samples]
+
+
+def _bind(dataset: Dataset, model: Any) -> Dataset:
+    """The dataset as `model` sees it: a needle grid is built with the model's own tokenizer."""
+    for_model = getattr(dataset, "for_model", None)
+    return for_model(model) if for_model is not None else dataset
 
 
 def _safe(name: str) -> str:

@@ -141,6 +141,9 @@ def compute_report(
     tables = _objective_tables(frames, groups)
     subj, boards, mats = _subjective_tables(frames, baseline, n_bootstrap, seed)
     tables += subj + _score_tables(frames, n_bootstrap, seed) + _judge_tables(frames)
+    from arena.report.longctx import needle_tables
+
+    tables += needle_tables(store, frames.results)  # needle heatmaps (objective.needle)
     stages = T.stage_table(stage_stats)
     if len(stages):
         tables.append(_table("table-stages", "stages", "Tokens, cost and time per stage", stages))
@@ -202,6 +205,9 @@ def build_report(
         seed=int(opts.get("seed", 0)),
     )
     out_dir = Path(out_dir)
+    from arena.report.longctx import contamination_tables
+
+    data.tables += contamination_tables(out_dir)  # what `arena contamination` wrote there
     csv, txt, md = write_summaries(data, out_dir / "summary")
     html = out_dir / "report.html"
     tmp = html.with_suffix(".html.tmp")

@@ -160,11 +160,16 @@ def render_html(data: ReportData) -> str:
         "winrate": _winrate(data, fig), "scores": _scores(data), "judges": _judges(data),
         "stages": _stages(data, fig), "config": _config(data),
     }
-    nav = "".join(f'<a href="#{sid}">{esc(label)}</a>' for sid, label, _, _ in SECTIONS)
+    from arena.report.longctx import extra_sections
+
+    extra = extra_sections(data, fig)  # long context and contamination, only when present
+    bodies.update({sid: body for sid, _, _, _, body in extra})
+    shown = SECTIONS[:-2] + [e[:4] for e in extra] + SECTIONS[-2:]
+    nav = "".join(f'<a href="#{sid}">{esc(label)}</a>' for sid, label, _, _ in shown)
     sections = "".join(
         f'<section id="{sid}" class="card"><h2>{esc(head)}</h2>'
         + (f'<p class="lead">{esc(lead)}</p>' if lead else "") + bodies[sid] + "</section>"
-        for sid, _, head, lead in SECTIONS
+        for sid, _, head, lead in shown
     )
     run = f"Run <strong>{esc(data.run)}</strong> · " if data.run else ""
     title = f"Arena report{' — ' + data.run if data.run else ''}"
