@@ -20,6 +20,11 @@ def _print(msg: str) -> None:
     Console().print(msg, highlight=False)
 
 
+def names_of(values: list[str] | None) -> list[str]:
+    """List option values as names: `-m a -m b`, `-m a b` and `-m a,b` all give [a, b]."""
+    return list(dict.fromkeys(n.strip() for v in values or [] for n in v.split(",") if n.strip()))
+
+
 def _models(names: list[str], cache: object) -> list:
     from arena.core.registry import resolve_model
     from arena.models.factory import build_model
@@ -45,7 +50,7 @@ def generate(
     from judges.questions import load_questions
 
     qs = load_questions(questions, limit or None)
-    built = _models(models, None if no_cache else Cache())  # a missing key fails here, first
+    built = _models(names_of(models), None if no_cache else Cache())  # a missing key fails here, first
     st = Store(store)
     st.put_many(qs)
     answers = generate_answers(built, qs, st, ChatParams(temperature=temperature, max_tokens=max_tokens), run)
@@ -58,45 +63,91 @@ def generate(
 
 
 def judge(
-    judge_model: str = typer.Option(None, "--judge", "-j", help="Judge model (registry name); default: the config's."),
+    judge_models: list[str] = typer.Option(None, "--judge", "-j", help="Judge model(s) (registry names); "
+                                           "several make a panel; default: the config's."),
     models: list[str] = typer.Option(..., "--models", "-m", help="Models whose answers are judged."),
     questions: str = typer.Option("mt_bench", "--questions", "-q"),
     mode: str = typer.Option(None, "--mode", help="single | pairwise (picks the default judge config)."),
     baseline: str = typer.Option(None, "--baseline", help="Pairwise: every model against this one."),
     judge_config: str = typer.Option(None, "--judge-config", "-c", help="Judge config name or folder."),
     judge_base_url: str = typer.Option(None, "--judge-base-url", help="OpenAI-compatible server URL."),
+    panel: str = typer.Option(None, "--panel", help="majority | mean: combine several --judge into a panel "
+                              "(default majority for pairwise, mean for single)."),
+    concurrency: int = typer.Option(None, "--concurrency", help="API judge calls in flight (default: the model's)."),
     store: str = typer.Option(_store_opt(), "--store"),
     limit: int = typer.Option(0, "--limit"),
     run: str = typer.Option(None, "--run"),
     inconsistent: str = typer.Option(None, "--inconsistent", help="tie | half (both-orders disagreements)."),
-    retry_failures: bool = typer.Option(False, "--retry-failures", help="Re-judge stored parse failures."),
+    retry_failures: bool = typer.Option(False, "--retry-failures", help="Ask the judge again for stored parse failures."),
     no_cache: bool = typer.Option(False, "--no-cache"),
 ) -> None:
-    """Judge stored answers with a judge LLM; writes Judgments, then Battles or Scores."""
+    """Judge stored answers with a judge LLM (or a panel); writes Judgments, then Battles or Scores."""
     from arena.core.cache import Cache
+    from arena.core.errors import ConfigError
     from arena.core.store import Store
     from judges.judge import load_judge
-    from judges.pairwise import judgments_to_battles
     from judges.questions import load_questions
-    from judges.run import make_judge_model, run_judge
-    from judges.single import judgments_to_scores
+    from judges.run import make_judge_model
 
+    names, jnames = names_of(models), names_of(judge_models)
+    if panel and panel not in ("majority", "mean"):
+        raise ConfigError(f"--panel must be majority or mean, not '{panel}'")
     name = judge_config or ("mt-bench-pair" if mode == "pairwise" else "mt-bench-single")
     j = load_judge(name, [f"inconsistent={inconsistent}"] if inconsistent else None)
-    model = make_judge_model(judge_model or j.config.judge_model, judge_base_url,
-                             None if no_cache else Cache())  # a missing key fails here, first
+    cache = None if no_cache else Cache()
+    built = [make_judge_model(n, judge_base_url, cache) for n in jnames or [j.config.judge_model]]
+    for m in built:  # a missing key failed above, before any work
+        if concurrency and getattr(m, "limiter", None) is not None:
+            m.limiter.concurrency = concurrency
     qs = load_questions(questions, limit or None)
     st = Store(store)
-    rep = run_judge(j, model, qs, None, st, models, mode, baseline, run, retry_failures=retry_failures)
-    if j.config.mode == "pairwise":
-        n = st.put_many(judgments_to_battles(rep.judgments, j), run)
-        _print(f"battles: {n} new (source judge:{rep.judge})")
-    else:
-        n = st.put_many(judgments_to_scores(rep.judgments, qs), run)
-        _print(f"scores: {n} new (source judge:{rep.judge})")
-    _print(rep.summary())
-    if rep.backend_errors:
+    reports = [_judge_one(j, m, qs, st, names, mode, baseline, run, retry_failures) for m in built]
+    if len(reports) > 1 or panel:
+        _panel(j, reports, st, run, panel, qs)
+    if any(r.backend_errors for r in reports):
         raise typer.Exit(1)
+
+
+def _judge_one(j, model, qs, st, names, mode, baseline, run, retry_failures):  # type: ignore[no-untyped-def]
+    from judges.pairwise import add_length_features, judgments_to_battles
+    from judges.run import nothing_to_judge, run_judge
+    from judges.single import judgments_to_scores
+
+    rep = run_judge(j, model, qs, None, st, names, mode, baseline, run, retry_failures=retry_failures)
+    if rep.tasks == 0:
+        raise nothing_to_judge(rep, j, qs, names, baseline or j.config.baseline, st.url)
+    if j.config.mode == "pairwise":
+        battles = add_length_features(judgments_to_battles(rep.judgments, j), _answers_of(st, qs))
+        n = st.upsert_many(battles, run)
+        _print(f"battles: {n} (source judge:{rep.judge})")
+    else:
+        n = st.upsert_many(judgments_to_scores(rep.judgments, qs), run)
+        _print(f"scores: {n} (source judge:{rep.judge})")
+    _print(rep.summary())
+    return rep
+
+
+def _answers_of(st, qs):  # type: ignore[no-untyped-def]
+    from arena.core.records import Answer
+
+    sets = {q.question_set for q in qs}
+    return [a for s in sets for a in st.all(Answer, question_set=s)]
+
+
+def _panel(j, reports, st, run, method, qs) -> None:  # type: ignore[no-untyped-def]
+    from judges.panel import panel_battles, panel_scores
+
+    judgments = [x for r in reports for x in r.judgments]
+    if j.config.mode == "pairwise":
+        method = method or "majority"
+        res = panel_battles(judgments, [j], name=f"panel-{method}", method=method)
+        n = st.upsert_many(res.battles, run)
+    else:
+        method = method or "mean"
+        res = panel_scores(judgments, name=f"panel-{method}", method=method)
+        n = st.upsert_many(res.scores, run)
+    _print(f"panel ({method} of {', '.join(r.judge for r in reports)}): {n} rows "
+           f"(source judge:panel-{method}), judges disagree on {len(res.disagreements)}/{res.items} items")
 
 
 def import_(

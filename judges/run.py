@@ -44,7 +44,9 @@ class JudgeReport:
     backend_errors: list[str] = field(default_factory=list)
     missing: list[tuple[str, str]] = field(default_factory=list)  # (model, question id)
     flip: dict[str, Any] = field(default_factory=dict)
-    cost: float = 0.0
+    cost: float = 0.0  # paid now, for this run's new calls
+    cost_saved: float = 0.0  # not paid again: calls served by the cache + stored judgments reused
+    cached_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     judgments: list[Judgment] = field(default_factory=list, repr=False)
@@ -58,10 +60,13 @@ class JudgeReport:
         lines = [f"judge {self.judge} ({self.mode}): {self.tasks} judgments "
                  f"({self.skipped} stored before, {self.new} new), parsed {self.parsed}, "
                  f"parse failures {self.parse_failures} (success {self.parse_success_rate:.1%}), "
-                 f"retries {self.retries}, cost ${self.cost:.4f}"]
+                 f"retries {self.retries}, cost ${self.cost:.4f} (saved ${self.cost_saved:.4f}: "
+                 f"{self.skipped} stored, {self.cached_calls} cached calls)"]
         if self.flip:
-            lines.append(f"position flips: {self.flip['flips']}/{self.flip['pairs']} pairs "
-                         f"(flip rate {self.flip['flip_rate']:.1%})")
+            f = self.flip
+            lines.append(f"position flips: {f['flips']}/{f['pairs']} pairs (flip rate {f['flip_rate']:.1%}; "
+                         f"{f.get('prefers_first', 0)} towards the answer shown first, "
+                         f"{f.get('prefers_second', 0)} towards the second)")
         if self.missing:
             lines.append(f"missing answers ({len(self.missing)}): " +
                          ", ".join(f"{m}/{q}" for m, q in self.missing[:20]) +
@@ -72,11 +77,17 @@ class JudgeReport:
         return "\n".join(lines)
 
 
-def _finish(task: JudgeTask, judge: Judge, replies: list[Any], parsed: Any, error: str | None) -> Judgment:
+def _finish(task: JudgeTask, judge: Judge, replies: list[Any], parsed: Any, error: str | None,
+            earlier: int = 0) -> Judgment:
+    """The Judgment of a task; `earlier` = attempts of the stored failure this one replaces."""
     last = replies[-1]
+    cached = [r for r in replies if getattr(r, "cached", False)]
+    extra = {"cached_calls": len(cached),
+             "cached_cost": sum(float(r.extra.get("cached_cost", 0.0)) for r in cached)} if cached else {}
     return task.judgment(
         raw_output=last.text, verdict=parsed.label if parsed else None,
-        score=parsed.score if parsed else None, parse_error=error, attempts=len(replies),
+        score=parsed.score if parsed else None, parse_error=error, attempts=earlier + len(replies),
+        extra=extra,
         prompt_tokens=sum(r.prompt_tokens for r in replies),
         completion_tokens=sum(r.completion_tokens for r in replies),
         cost=sum(float(r.extra.get("cost", 0.0)) for r in replies),
@@ -91,17 +102,61 @@ def _try_parse(judge: Judge, text: str) -> tuple[Any, str | None]:
         return None, str(e)
 
 
-async def _run_async(judge: Judge, model: Any, tasks: list[JudgeTask], save: Any) -> list[Any]:
+class _GroupWriter:
+    """Commits finished judgments together: whatever finished while the last commit ran
+    goes into the next one (one transaction), so saving keeps up with any call rate."""
+
+    def __init__(self, save: Callable[[list[Judgment]], None]) -> None:
+        self.save = save
+        self.pending: list[tuple[Judgment, asyncio.Future]] = []
+        self.task: asyncio.Task | None = None
+
+    async def submit(self, j: Judgment) -> None:
+        fut = asyncio.get_running_loop().create_future()
+        self.pending.append((j, fut))
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._drain())
+        await fut
+
+    async def _drain(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                await asyncio.to_thread(self.save, [j for j, _ in batch])
+            except Exception as e:  # noqa: BLE001 - handed to every waiter
+                for _, fut in batch:
+                    fut.set_exception(e)
+            else:
+                for _, fut in batch:
+                    fut.set_result(None)
+
+
+def concurrency_of(model: Any, default: int = 8) -> int:
+    """How many calls an API judge may have in flight (its limiter's setting)."""
+    limiter = getattr(model, "limiter", None)
+    return max(1, int(getattr(limiter, "concurrency", None) or default))
+
+
+async def _run_async(judge: Judge, model: Any, tasks: list[JudgeTask], save: Any,
+                     earlier: dict[str, int] | None = None) -> list[Any]:
+    """Each task holds one of `concurrency` slots from its first call until its judgment is
+    committed: a kill loses at most `concurrency` paid calls (the ones in flight)."""
+    slots = asyncio.Semaphore(concurrency_of(model))
+    writer = _GroupWriter(save)
+    earlier = earlier or {}
+
     async def one(task: JudgeTask) -> Judgment:
-        replies, parsed, error = [], None, None
-        for attempt in range(judge.config.parse_retries + 1):
-            replies.append(await model.chat(task.messages, judge.params(attempt)))
-            parsed, error = _try_parse(judge, replies[-1].text)
-            if error is None:
-                break
-        j = _finish(task, judge, replies, parsed, error)
-        await asyncio.to_thread(save, [j])
-        return j
+        async with slots:
+            replies, parsed, error = [], None, None
+            start = earlier.get(task.key, 0)
+            for attempt in range(start, start + judge.config.parse_retries + 1):
+                replies.append(await model.chat(task.messages, judge.params(attempt)))
+                parsed, error = _try_parse(judge, replies[-1].text)
+                if error is None:
+                    break
+            j = _finish(task, judge, replies, parsed, error, start)
+            await writer.submit(j)
+            return j
 
     try:
         return list(await asyncio.gather(*(one(t) for t in tasks), return_exceptions=True))
@@ -110,25 +165,34 @@ async def _run_async(judge: Judge, model: Any, tasks: list[JudgeTask], save: Any
             await model.aclose()
 
 
-def _run_batched(judge: Judge, model: Any, tasks: list[JudgeTask], save: Any) -> list[Any]:
+def _run_batched(judge: Judge, model: Any, tasks: list[JudgeTask], save: Any,
+                 earlier: dict[str, int] | None = None) -> list[Any]:
+    earlier = earlier or {}
     out: list[Any] = []
-    for start in range(0, len(tasks), HF_CHUNK):
-        chunk = tasks[start : start + HF_CHUNK]
-        replies: list[list[Any]] = [[] for _ in chunk]
-        results: list[tuple[Any, str | None]] = [(None, "not judged")] * len(chunk)
-        pending = list(range(len(chunk)))
-        for attempt in range(judge.config.parse_retries + 1):
-            if not pending:
-                break
-            got = model.chat_many([chunk[i].messages for i in pending], judge.params(attempt))
-            for i, r in zip(pending, got):
-                replies[i].append(r)
-                results[i] = _try_parse(judge, r.text)
-            pending = [i for i in pending if results[i][1] is not None]
-        done = [_finish(t, judge, replies[i], *results[i]) for i, t in enumerate(chunk)]
-        save(done)
-        out.extend(done)
+    by_start: dict[int, list[JudgeTask]] = {}
+    for t in tasks:  # one chat_many per attempt number: retried failures start further on
+        by_start.setdefault(earlier.get(t.key, 0), []).append(t)
+    for first, group in sorted(by_start.items()):
+        for start in range(0, len(group), HF_CHUNK):
+            out.extend(_batched_chunk(judge, model, group[start : start + HF_CHUNK], save, first))
     return out
+
+
+def _batched_chunk(judge: Judge, model: Any, chunk: list[JudgeTask], save: Any, first: int) -> list[Judgment]:
+    replies: list[list[Any]] = [[] for _ in chunk]
+    results: list[tuple[Any, str | None]] = [(None, "not judged")] * len(chunk)
+    pending = list(range(len(chunk)))
+    for attempt in range(first, first + judge.config.parse_retries + 1):
+        if not pending:
+            break
+        got = model.chat_many([chunk[i].messages for i in pending], judge.params(attempt))
+        for i, r in zip(pending, got):
+            replies[i].append(r)
+            results[i] = _try_parse(judge, r.text)
+        pending = [i for i in pending if results[i][1] is not None]
+    done = [_finish(t, judge, replies[i], *results[i], first) for i, t in enumerate(chunk)]
+    save(done)
+    return done
 
 
 def _tasks(judge: Judge, judge_name: str, questions: Sequence[Question], answers: list[Answer],
@@ -175,7 +239,13 @@ def run_judge(judge: Judge, judge_model: Any, questions: Sequence[Question], ans
     stored = {j.key(): j for j in store.all(Judgment, judge=report.judge)}
     redo = {k for k, j in stored.items() if retry_failures and j.parse_error}
     todo = [t for t in tasks if t.key not in stored or t.key in redo]
+    # a retried failure asks the model again: attempt numbers (so seeds) continue after the
+    # stored ones, so neither the judge's cache nor a deterministic server replays the failure
+    earlier = {k: max(1, stored[k].attempts) for k in redo}
     report.tasks, report.skipped = len(tasks), len(tasks) - len(todo)
+    todo_keys = {t.key for t in todo}
+    report.cost_saved = sum(stored[t.key].cost + _cached_cost(stored[t.key]) for t in tasks
+                            if t.key in stored and t.key not in todo_keys)
     log.info("%s: %d judgments, %d stored, %d to run", report.judge, len(tasks), report.skipped, len(todo))
 
     done = [report.skipped]
@@ -193,8 +263,10 @@ def run_judge(judge: Judge, judge_model: Any, questions: Sequence[Question], ans
         progress(done[0], len(tasks))
 
     if todo:
-        runner = _run_batched if is_batched(judge_model) else None
-        results = runner(judge, judge_model, todo, save) if runner else _run(_run_async(judge, judge_model, todo, save))
+        if is_batched(judge_model):
+            results = _run_batched(judge, judge_model, todo, save, earlier)
+        else:
+            results = _run(_run_async(judge, judge_model, todo, save, earlier))
         for r in results:
             if isinstance(r, ArenaError):
                 report.backend_errors.append(str(r))
@@ -205,9 +277,16 @@ def run_judge(judge: Judge, judge_model: Any, questions: Sequence[Question], ans
                 report.new += 1
                 report.retries += r.attempts - 1
                 report.cost += r.cost
+                report.cost_saved += _cached_cost(r)
+                report.cached_calls += int(r.extra.get("cached_calls", 0))
                 report.prompt_tokens += r.prompt_tokens
                 report.completion_tokens += r.completion_tokens
     return _tally(report, [stored[t.key] for t in tasks if t.key in stored], judge)
+
+
+def _cached_cost(j: Judgment) -> float:
+    """What the call cache saved on this judgment (the price of the replies it served)."""
+    return float((j.extra or {}).get("cached_cost", 0.0))
 
 
 def _tally(report: JudgeReport, judgments: list[Judgment], judge: Judge) -> JudgeReport:
@@ -243,3 +322,23 @@ def make_judge_model(name: str, base_url: str | None = None, cache: Any = None) 
     elif base_url:
         raise ConfigError(f"--judge-base-url needs an API judge; '{name}' is a local {spec.backend} model")
     return build_model(spec, cache=cache)
+
+
+def nothing_to_judge(report: JudgeReport, judge: Judge, questions: Sequence[Question], models: Sequence[str],
+                     baseline: str | None, where: str) -> ConfigError:
+    """Why a judge run found no work, as one error line (the CLI exits non-zero with it)."""
+    sets = ", ".join(sorted({q.question_set for q in questions})) or "-"
+    if not questions:
+        why = "the question set has no questions"
+    elif not models:
+        why = "no --models given"
+    elif judge.config.mode == "pairwise" and len(set(models) | ({baseline} if baseline else set())) < 2:
+        why = f"pairwise judging needs two models or a --baseline; got {', '.join(models)}"
+    else:
+        lacking: dict[str, int] = {}
+        for m, _ in report.missing:
+            lacking[m] = lacking.get(m, 0) + 1
+        gone = [f"{m} ({n}/{len(questions)} missing)" for m, n in lacking.items()]
+        why = (f"no stored answers to judge for {', '.join(gone) or ', '.join(models)}"
+               f"; answer first: arena generate --models {' '.join(models)} --questions ...")
+    return ConfigError(f"nothing to judge in {where} (question set {sets}): {why}")
