@@ -63,20 +63,34 @@ def _catalogue() -> dict[str, list[tuple[str, str]]]:
     return cat
 
 
+def unwrapped_console(stderr: bool = False) -> Console:
+    """A console that wraps at the terminal's width, and never when printing to a pipe or file
+    (rich would cut every table to 80 columns there)."""
+    probe = Console(stderr=stderr)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=100_000)
+
+
 @app.command("list")
 def list_(
-    filters: list[str] = typer.Argument(None, help="Show only names containing all of these."),
+    filters: list[str] = typer.Argument(None, help="Patterns (wildcards allowed); a name matching any is shown."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """List models, datasets, question sets and judges (like OpenCompass's list_configs)."""
-    filters = [f.lower() for f in filters or []]
+    """List models, datasets, question sets and judges (like OpenCompass's list_configs).
+
+    Each pattern matches names in every table, fuzzily (`*pattern*`): `arena list internlm
+    ceval` shows the internlm models and the ceval datasets.
+    """
+    from fnmatch import fnmatchcase
+
+    pats = [f"*{f.lower()}*" for f in filters or []]
     cat = {
-        kind: [(n, d) for n, d in rows if all(f in n.lower() for f in filters)]
+        kind: [(n, d) for n, d in rows if not pats or any(fnmatchcase(n.lower(), p) for p in pats)]
         for kind, rows in _catalogue().items()
     }
     if as_json:
         print(json.dumps({k: [n for n, _ in v] for k, v in cat.items()}, indent=2))
         return
+    out = unwrapped_console()
     for kind, rows in cat.items():
         if not rows:
             continue
@@ -85,7 +99,7 @@ def list_(
         table.add_column("details")
         for n, d in rows:
             table.add_row(n, d)
-        console.print(table)
+        out.print(table)
 
 
 @app.command()

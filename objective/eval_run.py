@@ -37,8 +37,11 @@ def check_unique(specs: Sequence[Any], datasets: Sequence[Any]) -> None:
     ):
         dupes = sorted(n for n, c in Counter(names).items() if c > 1)
         if dupes:
-            raise ConfigError(f"two {what} are named '{dupes[0]}': their predictions would overwrite "
-                              f"each other; {hint}", field=what)
+            raise ConfigError(
+                f"two {what} are named '{dupes[0]}': their predictions would overwrite "
+                f"each other; {hint}",
+                field=what,
+            )
 
 
 def resolve_run_dir(work_dir: str | Path, reuse: str | None) -> Path:
@@ -50,7 +53,11 @@ def resolve_run_dir(work_dir: str | Path, reuse: str | None) -> Path:
             raise ConfigError(f"--reuse {reuse}: no run directory {path}")
         return path
     if reuse:
-        runs = sorted(p for p in base.glob("*") if (p / "arena.sqlite").exists()) if base.is_dir() else []
+        runs = (
+            sorted(p for p in base.glob("*") if (p / "arena.sqlite").exists())
+            if base.is_dir()
+            else []
+        )
         if runs:
             return runs[-1]
     path = base / datetime.now().strftime("%Y%m%d_%H%M%S")
@@ -77,8 +84,13 @@ def load_model(spec: Any, cache: Cache) -> Any:
 class EvalRun:
     """The run directory, store, global cache, log file and progress display of one eval."""
 
-    def __init__(self, work_dir: str | Path, reuse: str | None = None, debug: bool = False,
-                 console: Console | None = None) -> None:
+    def __init__(
+        self,
+        work_dir: str | Path,
+        reuse: str | None = None,
+        debug: bool = False,
+        console: Console | None = None,
+    ) -> None:
         self.dir = resolve_run_dir(work_dir, reuse)
         for sub in SUBDIRS:
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
@@ -89,7 +101,9 @@ class EvalRun:
         self.tokens = 0
         self.truncated: dict[str, int] = {}
         self._handler = logging.FileHandler(self.dir / "logs" / "eval.log", encoding="utf-8")
-        self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self._handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
         root = logging.getLogger()
         root.addHandler(self._handler)
         self._old_level = root.level
@@ -104,11 +118,14 @@ class EvalRun:
 
     def write_config(self, args: dict[str, Any], specs: Sequence[Any], config: Any) -> None:
         """configs/<timestamp>.json: the flags, the model specs and the eval settings."""
-        models = [s.model_dump(mode="json", exclude={"api_key"}) for s in specs]  # keys never land in a file
+        models = [
+            s.model_dump(mode="json", exclude={"api_key"}) for s in specs
+        ]  # keys never land in a file
         data = {"args": args, "models": models, "eval": config.model_dump(mode="json")}
         name = datetime.now().strftime("%Y%m%d_%H%M%S")
         (self.dir / "configs" / f"{name}.json").write_text(
-            json.dumps(data, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+            json.dumps(data, indent=1, ensure_ascii=False, default=str), encoding="utf-8"
+        )
 
     @contextmanager
     def bars(self) -> Iterator[Any]:
@@ -121,11 +138,18 @@ class EvalRun:
             TimeRemainingColumn,
         )
 
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), console=self.console) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+        ) as bar:
             yield bar
 
-    def evaluate(self, specs: Sequence[Any], datasets: Sequence[Any], config: Any) -> list[DatasetResult]:
+    def evaluate(
+        self, specs: Sequence[Any], datasets: Sequence[Any], config: Any
+    ) -> list[DatasetResult]:
         """Every model on every dataset, one after another; results/<model>/<dataset>.json."""
         from objective.runner import InferStats, evaluate_dataset
 
@@ -136,41 +160,70 @@ class EvalRun:
                 t0 = time.perf_counter()
                 with self.console.status(f"loading {spec.label}..."):
                     model = load_model(spec, self.cache)
-                log.info("model %s (%s) loaded in %.1f s", spec.label, model.identity, time.perf_counter() - t0)
+                log.info(
+                    "model %s (%s) loaded in %.1f s",
+                    spec.label,
+                    model.identity,
+                    time.perf_counter() - t0,
+                )
                 cfg = config.model_copy(update=_spec_settings(spec, config))
                 for ds in datasets:
                     n = len(ds.samples[: cfg.limit] if cfg.limit else ds.samples)
                     task = bar.add_task(f"{spec.label} / {ds.name}", total=n)
                     stats = InferStats()
                     rows = evaluate_dataset(
-                        model, ds, work_dir=self.dir, store=self.store, config=cfg, cache=self.cache,
-                        progress=lambda done, total, t=task: bar.update(t, completed=done, total=total),
-                        stats=stats)
+                        model,
+                        ds,
+                        work_dir=self.dir,
+                        store=self.store,
+                        config=cfg,
+                        cache=self.cache,
+                        progress=lambda done, total, t=task: bar.update(
+                            t, completed=done, total=total
+                        ),
+                        stats=stats,
+                    )
                     bar.update(task, completed=n)
                     self._after_dataset(spec, ds, model, rows, stats, bar)
                     results += rows
                 del model
-        log.info("model calls: %d, served by the cache: %d; tokens fed: %d",
-                 self.cache.misses - m0, self.cache.hits - h0, self.tokens)
+        log.info(
+            "model calls: %d, served by the cache: %d; tokens fed: %d",
+            self.cache.misses - m0,
+            self.cache.hits - h0,
+            self.tokens,
+        )
         return results
 
-    def _after_dataset(self, spec: Any, ds: Any, model: Any, rows: list[DatasetResult], stats: Any,
-                       bar: Any) -> None:
+    def _after_dataset(
+        self, spec: Any, ds: Any, model: Any, rows: list[DatasetResult], stats: Any, bar: Any
+    ) -> None:
         self.tokens += stats.tokens
         out = self.dir / "results" / _safe(spec.label) / f"{ds.name}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps([r.model_dump(mode="json") for r in rows], indent=1, ensure_ascii=False),
-                       encoding="utf-8")
+        out.write_text(
+            json.dumps([r.model_dump(mode="json") for r in rows], indent=1, ensure_ascii=False),
+            encoding="utf-8",
+        )
         main = next((r for r in rows if r.subset is None), None)
-        log.info("%s / %s: %s = %.2f (n=%d, %d prompts run, %d tokens)", spec.label, ds.name,
-                 main.metric if main else "-", main.value if main else float("nan"), main.n if main else 0,
-                 stats.prompts, stats.tokens)
+        log.info(
+            "%s / %s: %s = %.2f (n=%d, %d prompts run, %d tokens)",
+            spec.label,
+            ds.name,
+            main.metric if main else "-",
+            main.value if main else float("nan"),
+            main.n if main else 0,
+            stats.prompts,
+            stats.tokens,
+        )
         if stats.truncated:
             self.truncated[f"{spec.label}/{ds.name}"] = stats.truncated
-            msg = (f"{spec.label} / {ds.name}: {stats.truncated} of {stats.prompts} prompts were longer "
-                   f"than max_seq_len={getattr(model, 'max_seq_len', '?')} and lost up to {stats.max_cut} "
-                   f"tokens on the left (the predictions file shows what the model saw); "
-                   f"raise --max-seq-len")
+            msg = (
+                f"{spec.label} / {ds.name}: {stats.truncated} of {stats.prompts} prompts were longer "
+                f"than max_seq_len={getattr(model, 'max_seq_len', '?')} and lost up to {stats.max_cut} "
+                f"tokens on the left (the predictions file shows what the model saw); "
+                f"raise --max-seq-len"
+            )
             log.warning(msg)
             bar.console.print(f"[yellow]warning:[/yellow] {msg}", soft_wrap=True, highlight=False)
 
@@ -190,13 +243,18 @@ class EvalRun:
 def _spec_settings(spec: Any, config: Any) -> dict[str, Any]:
     """What a model spec says about evaluation (OpenCompass keeps these in the model config)."""
     out: dict[str, Any] = {}
-    if "temperature" not in config.model_fields_set and getattr(spec, "temperature", None) is not None:
+    if (
+        "temperature" not in config.model_fields_set
+        and getattr(spec, "temperature", None) is not None
+    ):
         out["temperature"] = spec.temperature
     if config.meta_template is None and getattr(spec, "meta_template", None) is not None:
         from objective.templates import MetaTemplate
 
         mt = spec.meta_template  # OpenCompass's form also has generate/api_role/eos_token_id keys
-        rounds = [{k: r[k] for k in ("role", "begin", "end") if k in r} for r in mt.get("round", [])]
+        rounds = [
+            {k: r[k] for k in ("role", "begin", "end") if k in r} for r in mt.get("round", [])
+        ]
         out["meta_template"] = MetaTemplate.model_validate({"round": rounds})
     return out
 

@@ -19,10 +19,18 @@ def test_list_filters_by_every_word_and_prints_json():
     assert {"ceval_mini_ppl", "mmlu_mini_gen"} <= set(cat["datasets"])
     assert {"mt_bench", "arena_bilingual"} <= set(cat["questions"])
     assert {"mt-bench-pair", "quick-score"} <= set(cat["judges"])
-    only = json.loads(CliRunner().invoke(app, ["list", "ceval", "ppl", "--json"]).stdout)
+    # like OpenCompass's list_configs: each pattern matches entries of any table (fuzzy, wildcards)
+    both = json.loads(CliRunner().invoke(app, ["list", "smollm2", "ceval", "--json"]).stdout)
+    assert "smollm2-135m" in both["models"] and "ceval_mini_ppl" in both["datasets"]
+    assert "gpt-4" not in both["models"] and "mmlu_mini_gen" not in both["datasets"]
+    only = json.loads(CliRunner().invoke(app, ["list", "ceval_mini*ppl", "--json"]).stdout)
     assert only == {"models": [], "datasets": ["ceval_mini_ppl"], "questions": [], "judges": []}
     table = CliRunner().invoke(app, ["list", "mt"])
     assert "mt_bench" in table.output and "mt-bench-single" in table.output
+    # printed to a pipe: one row per entry, never wrapped at 80 columns
+    wide = CliRunner().invoke(app, ["list", "smollm2-135m"]).output
+    line = next(r for r in wide.splitlines() if "smollm2-135m" in r)
+    assert "SmolLM2-135M-Instruct" in line and "(GGUF -> fp32)" in line and len(line) > 80
 
 
 def test_version_and_a_clean_error_for_bad_input(tmp_path):

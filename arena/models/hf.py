@@ -149,6 +149,28 @@ class HFModel:
         # transformers 5.2x renamed `past_key_values` to `cache` (the old name warns).
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
 
+    @classmethod
+    def tokenizer_only(cls, path: str | Path, name: str | None = None, tokenizer_path: str | Path | None = None,
+                       tokenizer_kwargs: dict | None = None, max_seq_len: int = 2048,
+                       system_prompt: str | None = None) -> HFModel:
+        """The text side of a model (prompts, chat template, token counts) without its weights:
+        what a dry run needs to count tokens exactly and cheaply."""
+        from transformers import AutoConfig
+
+        self = cls.__new__(cls)
+        self.path, self.name = str(path), name or Path(str(path)).name
+        self.system_prompt, self.cache, self.batch_size, self.device = system_prompt, None, 1, "none"
+        self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_path or path), **(tokenizer_kwargs or {}))
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        try:
+            limit = getattr(AutoConfig.from_pretrained(self.path), "max_position_embeddings", None)
+        except (OSError, ValueError):
+            limit = None
+        self.max_seq_len = min(max_seq_len, limit or max_seq_len)
+        self._adds_bos = self._tokenizer_adds_bos()
+        return self
+
     def __repr__(self) -> str:
         return f"HFModel({self.name!r}, device={self.device!r})"
 
