@@ -11,7 +11,9 @@ agreement, export) in `arena.service_views`.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import logging
 import random
 import threading
 import time
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from arena.core.records import Answer, Battle, Question, Score, Vote
+from arena.core.records import Answer, Battle, Question, Record, Score, Vote
 from arena.core.store import (
     MIGRATIONS,
     RECORD_TABLES,
@@ -35,18 +37,27 @@ from arena.service_auth import (
     Accounts,
     Conflict,
     Forbidden,
+    Limits,
     NotFound,
     ServiceError,
     Session,
+    TooMany,
     Unauthorized,
+    Unavailable,
     User,
     hash_password,
     invites_table,
+    limits_table,
     sessions_table,
     users_table,
     verify_password,
 )
 from arena.service_commit import GroupCommit
+
+try:  # the store's full row of a record (indexed field columns), where the store has one
+    from arena.core.store import record_row
+except ImportError:  # pragma: no cover - older store: key, run, created_at, data only
+    record_row = None
 
 __all__ = [
     "ROLES",
@@ -55,11 +66,14 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "Issued",
+    "Limits",
     "NotFound",
     "Reveal",
     "ServiceError",
     "Session",
+    "TooMany",
     "Unauthorized",
+    "Unavailable",
     "User",
     "hash_password",
     "verify_password",
@@ -85,7 +99,8 @@ issued_table = sa.Table(
         "rater", "kind", "question_set", "question_id", "pair_key", name="uq_ui_once"
     ),
 )
-UI_TABLES = (issued_table, users_table, invites_table, sessions_table)
+UI_TABLES = (issued_table, users_table, invites_table, sessions_table, limits_table)
+log = logging.getLogger("arena.ui")
 
 
 def _insert_new(conn: sa.Connection, row: dict) -> bool:
@@ -107,6 +122,41 @@ _MIGRATION = Migration(2, "ui: issued battles, users, invites, sessions", _creat
 register_migration(_MIGRATION)
 if not any(m is _MIGRATION for m in MIGRATIONS):  # a clash would silently drop our tables
     raise RuntimeError("store migration 2 is taken by another module; renumber one of them")
+
+
+# --- when the store fails ------------------------------------------------------------------------
+def _cause(exc: BaseException) -> str:
+    """One line naming why the store failed (the driver's message, no SQL, no traceback)."""
+    orig = getattr(exc, "orig", None) or exc
+    return f"{type(orig).__name__}: {str(orig).splitlines()[0] if str(orig) else ''}"[:300]
+
+
+def store_guard(what: str):
+    """Turn a failing store (disk full, database down) into `Unavailable` (HTTP 503).
+
+    The operator log gets one line with the cause when the store starts failing and one
+    when it works again; the rater gets a message that says whether the action was saved:
+    a write that raised was rolled back, so it was not.
+    """
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(self, *args, **kwargs):
+            try:
+                out = fn(self, *args, **kwargs)
+            except sa.exc.SQLAlchemyError as exc:
+                self.store_failed(exc)
+                raise Unavailable(
+                    f"voting is paused: the server cannot {what} right now "
+                    f"(nothing was saved); please try again in a few minutes"
+                ) from None
+            self.store_ok()
+            return out
+
+        return run
+
+    return wrap
+
 
 # --- what the service hands out ----------------------------------------------------------------
 VERDICTS = {"A": "model_a", "B": "model_b", "tie": "tie", "bothbad": "tie (bothbad)"}
@@ -160,9 +210,14 @@ class ArenaService(Accounts):
         session_ttl: float = 7 * 24 * 3600,
         ci_ttl: float = 30.0,
         counts_ttl: float = 1.0,
+        limits: Limits | None = None,
     ) -> None:
         self.store = store
         store.migrate()  # the store may have been opened before this module registered its tables
+        with store.engine.begin() as conn:  # tables added after migration 2 ran on this store
+            _create_ui_tables(conn)
+        self.limits = limits or Limits()
+        self._store_down: str | None = None
         self.questions = {q.id: q for q in questions}
         self.question_set = questions[0].question_set if questions else ""
         wanted = set(models) if models else {a.model for a in answers}
@@ -192,6 +247,18 @@ class ArenaService(Accounts):
         self.singles = {
             m: [q for q in self.questions if (m, q) in self.answers] for m in self.models
         }
+
+    # --- store health ----------------------------------------------------------------------------
+    def store_failed(self, exc: BaseException) -> None:
+        cause = _cause(exc)
+        if self._store_down != cause:
+            log.error("store %r failed, voting paused: %s", self.store, cause)
+        self._store_down = cause
+
+    def store_ok(self) -> None:
+        if self._store_down is not None:
+            self._store_down = None
+            log.warning("store %r works again, voting resumed", self.store)
 
     # --- issuing -------------------------------------------------------------------------------
     def _state(self, kind: str, rater: str) -> tuple[list[dict], Counter, Counter]:
@@ -291,10 +358,12 @@ class ArenaService(Accounts):
         answers = [self.answers[(m, q.id)].turns for m in models]
         return Issued(r["id"], r["kind"], q.id, q.category, list(q.turns), answers)
 
+    @store_guard("hand out battles")
     def next_battle(self, rater: str) -> Issued | None:
         """The rater's open battle, or a newly issued one; None when nothing is left."""
         return self._next("pair", rater)
 
+    @store_guard("hand out answers")
     def next_single(self, rater: str) -> Issued | None:
         """The rater's open single-rating item, or a new one; None when nothing is left."""
         return self._next("single", rater)
@@ -318,32 +387,43 @@ class ArenaService(Accounts):
         return dict(row)
 
     @staticmethod
-    def _insert(conn: sa.Connection, *records: Vote | Battle | Score) -> None:
+    def _insert(conn: sa.Connection, *records: Record) -> None:
+        now = time.time()
         for rec in records:
-            conn.execute(
-                RECORD_TABLES[rec.table].insert(),
-                [
-                    {
-                        "key": rec.key(),
-                        "run": None,
-                        "created_at": time.time(),
-                        "data": rec.model_dump_json(),
-                    }
-                ],
+            row = (
+                record_row(rec, None, now)
+                if record_row is not None
+                else {
+                    "key": rec.key(),
+                    "run": None,
+                    "created_at": now,
+                    "data": rec.model_dump_json(),
+                }
             )
+            conn.execute(RECORD_TABLES[rec.table].insert(), [row])
 
+    @store_guard("save votes")
     def vote(
-        self, rater: str, battle_id: str, verdict: str, reason: str = "", session: str = ""
+        self,
+        rater: str,
+        battle_id: str,
+        verdict: str,
+        reason: str = "",
+        session: str = "",
+        addr: str = "",
     ) -> Reveal:
         """Record a verdict (A, B, tie, bothbad) for a battle issued to `rater`, exactly once.
 
         Returns when the `Vote` and `Battle` rows are committed; then reveals the models.
+        Anonymous raters are held to the vote limits of their session and address.
         """
         if verdict not in VERDICTS:
             raise ServiceError(f"verdict must be one of {', '.join(VERDICTS)}")
 
         def job(conn: sa.Connection) -> dict:
+            counted = self.check_anon_votes(conn, rater, session, addr)
             r = self._close(conn, "pair", rater, battle_id, verdict)
+            self.bump_votes(conn, counted)
             q = self.questions[r["question_id"]]
             turn = len(q.turns)  # the rater sees the whole conversation, as a last-turn judge does
             vote = Vote(
@@ -373,6 +453,7 @@ class ArenaService(Accounts):
         r = self._writes.run(job)  # returns after the commit
         return Reveal(battle_id, [r["model_a"], r["model_b"]], verdict)
 
+    @store_guard("save ratings")
     def score(
         self,
         rater: str,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 import time
 import uuid
@@ -46,6 +47,41 @@ sessions_table = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=False),
 )
 
+# counters of the abuse limits: failed sign-ins per account and per address, anonymous
+# sessions per address, anonymous votes per session and per address (one row per key)
+limits_table = sa.Table(
+    "ui_limits",
+    metadata,
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("window_start", sa.Float, nullable=False),
+    sa.Column("until", sa.Float, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Abuse limits of the rating server (0 turns a limit off).
+
+    Failed sign-ins: after `login_free_user` failures on one account (or `login_free_addr`
+    from one address) within `login_window` seconds, each further try waits
+    `login_base_delay * 2**k` seconds (capped at `login_max_delay`), refused with 429 meanwhile.
+    Anonymous raters: `anon_sessions` new sessions per address per hour, `anon_votes`
+    votes per session, `anon_addr_votes` votes per address per day; with `anon_code` set,
+    "continue without an account" needs that code (an invite link shared with a group).
+    """
+
+    login_free_user: int = 5
+    login_free_addr: int = 20
+    login_base_delay: float = 1.0
+    login_max_delay: float = 900.0
+    login_window: float = 900.0
+    anon_sessions: int = 10
+    anon_votes: int = 50
+    anon_addr_votes: int = 300
+    anon_code: str | None = None
+
+
 # --- errors (the HTTP layer maps each to a status code) ----------------------------------------
 
 
@@ -67,6 +103,54 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+class TooMany(ServiceError):
+    """A limit is reached; `retry_after` seconds until the next try may succeed (0: unknown)."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(ServiceError):
+    """The store cannot take writes (disk full, database down): voting is paused."""
+
+    status = 503
+
+
+ANON_PREFIX, INVITE_PREFIX = "anon-", "invite-"
+
+
+def _upsert_bump(
+    conn: sa.Connection, key: str, now: float, window: float, until: float = 0.0
+) -> int:
+    """Count one more event for `key` (a fresh window when the old one is over); the new count."""
+    t = limits_table
+    row = conn.execute(sa.select(t.c.count, t.c.window_start).where(t.c.key == key)).first()
+    if row is None or now - row[1] > window:
+        count, start = 1, now
+    else:
+        count, start = row[0] + 1, row[1]
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    values = {"key": key, "count": count, "window_start": start, "until": until}
+    stmt = insert(t).values(**values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=[t.c.key], set_=values))
+    return count
+
+
+def _counts(conn: sa.Connection, keys: list[str], now: float, window: float) -> dict[str, tuple]:
+    """(count, until) of each key whose window is still open."""
+    t = limits_table
+    rows = conn.execute(
+        sa.select(t.c.key, t.c.count, t.c.window_start, t.c.until).where(t.c.key.in_(keys))
+    )
+    return {k: (n, until) for k, n, start, until in rows if now - start <= window}
 
 
 # --- passwords ---------------------------------------------------------------------------------
@@ -121,6 +205,7 @@ class Accounts:
     store: Store
     anonymous: bool
     session_ttl: float
+    limits: Limits
 
     # --- users and sessions --------------------------------------------------------------------
     def set_user(self, name: str, role: str, password_hash: str | None) -> None:
@@ -162,17 +247,51 @@ class Accounts:
         conn.execute(sessions_table.insert(), [row])
         return Session(token, user)
 
-    def login(self, name: str, password: str) -> Session:
-        """Open a session for an account; wrong name or password raise `Unauthorized`."""
+    def login(self, name: str, password: str, addr: str = "") -> Session:
+        """Open a session for an account; wrong name or password raise `Unauthorized`.
+
+        Failed tries are counted per account and per client address; past the free tries
+        each one waits twice as long as the one before (429 `TooMany` until then), so
+        guessing passwords gets slow while one typo costs nothing.
+        """
+        lim, now = self.limits, time.time()
+        keys = {f"login-user:{name[:200]}": lim.login_free_user}
+        if addr:
+            keys[f"login-addr:{addr}"] = lim.login_free_addr
+        keys = {k: free for k, free in keys.items() if free > 0}
         with self.store.engine.connect() as conn:
+            seen = _counts(conn, list(keys), now, lim.login_window) if keys else {}
+            wait = max((until - now for _, until in seen.values()), default=0.0)
+            if wait > 0:
+                whom = (
+                    "this account"
+                    if any(k.startswith("login-user:") and u > now for k, (_, u) in seen.items())
+                    else "your address"
+                )
+                secs = math.ceil(wait)
+                raise TooMany(
+                    f"too many failed sign-ins for {whom}: wait {secs} s before trying again",
+                    retry_after=secs,
+                )
             row = conn.execute(
                 sa.select(users_table.c.role, users_table.c.password_hash).where(
                     users_table.c.name == name
                 )
             ).first()
         if row is None or not verify_password(password, row[1]):
+            with self.store.engine.begin() as conn:
+                for key, free in keys.items():
+                    n = seen.get(key, (0, 0.0))[0] + 1
+                    extra = n - free
+                    delay = (
+                        0.0
+                        if extra < 0
+                        else min(lim.login_max_delay, lim.login_base_delay * 2**extra)
+                    )
+                    _upsert_bump(conn, key, now, lim.login_window, now + delay if delay else 0.0)
             raise Unauthorized("wrong user name or password")
         with self.store.engine.begin() as conn:
+            conn.execute(limits_table.delete().where(limits_table.c.key == f"login-user:{name}"))
             return self._new_session(conn, User(name, row[0]))
 
     def create_invites(self, n: int, role: str = "rater") -> list[str]:
@@ -211,11 +330,29 @@ class Accounts:
             )
             return self._new_session(conn, User(name, role))
 
-    def anonymous_session(self) -> Session:
+    def anonymous_session(self, addr: str = "", code: str | None = None) -> Session:
+        """A session without an account (only with `anonymous`; the group code if one is set).
+
+        At most `limits.anon_sessions` new anonymous sessions per client address per hour.
+        """
         if not self.anonymous:
             raise Forbidden("anonymous rating is not enabled on this server")
-        user = User("anon-" + uuid.uuid4().hex[:10], "rater")
+        lim = self.limits
+        if lim.anon_code and not hmac.compare_digest((code or "").encode(), lim.anon_code.encode()):
+            raise Forbidden("anonymous rating on this server needs the invite link")
+        user = User(ANON_PREFIX + uuid.uuid4().hex[:10], "rater")
+        now = time.time()
         with self.store.engine.begin() as conn:
+            if addr and lim.anon_sessions:
+                key = f"anon-sessions:{addr}"
+                n = _counts(conn, [key], now, 3600.0).get(key, (0, 0.0))[0]
+                if n >= lim.anon_sessions:
+                    raise TooMany(
+                        "too many anonymous sessions from your address: sign in or come back "
+                        "in an hour",
+                        retry_after=3600,
+                    )
+                _upsert_bump(conn, key, now, 3600.0)
             conn.execute(
                 users_table.insert(),
                 [
@@ -223,11 +360,39 @@ class Accounts:
                         "name": user.name,
                         "role": user.role,
                         "password_hash": None,
-                        "created_at": time.time(),
+                        "created_at": now,
                     }
                 ],
             )
             return self._new_session(conn, user)
+
+    def check_anon_votes(
+        self, conn: sa.Connection, rater: str, session: str, addr: str
+    ) -> list[str]:
+        """Raise `TooMany` when an anonymous rater is out of votes; else the keys to count.
+
+        Called inside the vote's transaction before it writes; the caller bumps the keys
+        after its writes (`bump_votes`), so the limit and the vote commit together.
+        """
+        if not rater.startswith(ANON_PREFIX):
+            return []
+        lim, now = self.limits, time.time()
+        checks = []
+        if lim.anon_votes and session:
+            checks.append((f"anon-votes:{session}", lim.anon_votes, 365 * 86400.0, "this session"))
+        if lim.anon_addr_votes and addr:
+            checks.append((f"anon-addr-votes:{addr}", lim.anon_addr_votes, 86400.0, "your address"))
+        for key, cap, window, whom in checks:
+            if _counts(conn, [key], now, window).get(key, (0, 0.0))[0] >= cap:
+                raise TooMany(f"{whom} has used its {cap} anonymous votes: sign in to rate more")
+        return [f"{k}|{w}" for k, _, w, _ in checks]
+
+    @staticmethod
+    def bump_votes(conn: sa.Connection, keys: list[str]) -> None:
+        now = time.time()
+        for item in keys:
+            key, window = item.rsplit("|", 1)
+            _upsert_bump(conn, key, now, float(window))
 
     def session_user(self, token: str | None) -> User | None:
         """The user of a live session token, or None."""

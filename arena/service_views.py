@@ -6,11 +6,13 @@ pure functions of `arena.ratings`.
 
 from __future__ import annotations
 
+import csv
 import io
 import itertools
 import json
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pandas as pd
@@ -153,6 +155,33 @@ def agreement_tables(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
         pd.DataFrame(raters, columns=["rater 1", "rater 2", "n", "agreement", "cohen_kappa"]),
         pd.DataFrame(judges, columns=["judge", "ties", "n", "agreement", "cohen_kappa"]),
     )
+
+
+def iter_export(store: Store, fmt: str = "csv", chunk: int = 500) -> Iterator[str]:
+    """Every vote as CSV or JSONL text, in pieces (for a streamed download)."""
+    if fmt not in ("csv", "jsonl"):
+        raise ValueError(f"unknown export format {fmt!r} (csv or jsonl)")
+    cols = list(Vote.model_fields)
+    if fmt == "csv":
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow(cols)
+        yield buf.getvalue()
+    batch: list[str] = []
+    for v in store.all(Vote):
+        if fmt == "jsonl":
+            batch.append(v.model_dump_json() + "\n")
+        else:
+            row = json.loads(v.model_dump_json())
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerow(
+                ["" if row[c] is None else row[c] for c in cols]
+            )
+            batch.append(buf.getvalue())
+        if len(batch) >= chunk:
+            yield "".join(batch)
+            batch = []
+    if batch:
+        yield "".join(batch)
 
 
 def export_votes(store: Store, fmt: str = "csv") -> str:

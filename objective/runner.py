@@ -7,6 +7,7 @@ sample id, config hash); a rerun with the same settings only runs the missing sa
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,58 @@ from objective.templates import LETTERS, MetaTemplate, PromptBuilder, messages_j
 CHUNK = 64  # samples per inference call: the unit of resume
 
 
+@dataclass
+class InferStats:
+    """What inference fed the model: prompts, prompts cut to max_seq_len, tokens."""
+
+    prompts: int = 0
+    truncated: int = 0  # prompts that lost their left part to fit max_seq_len
+    max_cut: int = 0  # most tokens cut from one prompt
+    tokens: int = 0  # prompt tokens fed (once per option in ppl) + generated tokens
+
+    def add(self, cut: int, tokens: int) -> None:
+        self.prompts += 1
+        self.truncated += cut > 0
+        self.max_cut = max(self.max_cut, cut)
+        self.tokens += tokens
+
+
+def _approx_tokens(text: str) -> int:
+    return max(1, len(text) // 4)  # an API model without a local tokenizer
+
+
+def ppl_window(model: Any, ctx: str, conts: list[str]) -> tuple[str, int, int]:
+    """(the context as the model sees it, tokens cut from its left, tokens fed for all options).
+
+    Mirrors the scorer: the context is cut from the left so that it plus the longest option
+    fits max_seq_len, and the stored prompt is the text of the ids that remain.
+    """
+    if not (hasattr(model, "tokenizer") and hasattr(model, "token_ids")):
+        return ctx, 0, sum(_approx_tokens(ctx + c) for c in conts)
+    ids = model.token_ids(ctx, "")[0]
+    opts = [model.token_ids(ctx, c)[1] for c in conts]
+    keep = model.max_seq_len + 1 - max(max(map(len, opts), default=1), 1)
+    cut = max(0, len(ids) - keep)
+    seen = ctx if not cut else model.tokenizer.decode(ids[cut:]) + ctx[len(ctx.rstrip()):]
+    return seen, cut, sum(len(ids) - cut + len(o) for o in opts)
+
+
+def gen_window(model: Any, prompt: str, max_new: int) -> tuple[str, int, int]:
+    """(the prompt as the model sees it, tokens cut from its left, its tokens): generation
+    keeps the last `max_seq_len - max_out_len` prompt tokens."""
+    if not (hasattr(model, "tokenizer") and hasattr(model, "encode")):
+        return prompt, 0, _approx_tokens(prompt)
+    ids = model.encode(prompt)
+    keep = max(1, model.max_seq_len - max_new)
+    cut = max(0, len(ids) - keep)
+    return (prompt if not cut else model.tokenizer.decode(ids[cut:])), cut, len(ids) - cut
+
+
+def _out_tokens(model: Any, text: str) -> int:
+    tok = getattr(model, "tokenizer", None) if hasattr(model, "encode") else None
+    return len(tok(text, add_special_tokens=False)["input_ids"]) if tok is not None else _approx_tokens(text)
+
+
 class EvalConfig(BaseModel):
     """Settings of an objective evaluation (all of them enter the config hash)."""
 
@@ -34,20 +87,25 @@ class EvalConfig(BaseModel):
     prompt_style: Literal["auto", "base", "chat"] = "auto"
     meta_template: MetaTemplate | None = None
     limit: int | None = None
-    seed: int | None = None
+    seed: int | None = None  # few-shot order, and the sampling seed of gen at temperature > 0
+    temperature: float = 0.0  # gen sampling temperature (0: greedy)
     timeout: float = 10.0  # code execution, seconds per program
     memory_mb: int = 1024
 
 
-def _chat_renderer(model: Any, config: EvalConfig) -> Callable[[list[dict]], str] | None:
-    """None for base-model text prompts, else how chat messages become the prompt text."""
+def _chat_renderer(model: Any, config: EvalConfig, mode: str = "gen") -> Callable[[list[dict]], str] | None:
+    """None for base-model text prompts, else how chat messages become the prompt text.
+
+    ppl on an API model scores a plain-text prompt (completions with echo/logprobs): chat
+    messages encoded as JSON are never sent as a prompt.
+    """
     if config.meta_template is not None:
         return config.meta_template.render
     local = hasattr(model, "tokenizer")
     style = config.prompt_style
     if style == "auto":
         style = "chat" if not local or getattr(model.tokenizer, "chat_template", None) else "base"
-    if style == "base":
+    if style == "base" or (not local and mode == "ppl"):
         return None
     return model.apply_chat_template if local else messages_json
 
@@ -59,7 +117,7 @@ def builder_for(model: Any, dataset: Dataset, config: EvalConfig) -> PromptBuild
         shots=card.few_shot.k if config.shots is None else config.shots,
         seed=card.few_shot.seed if config.seed is None else config.seed,
         per_subset=card.few_shot.per_subset, continuation=card.continuation,
-        cot=config.cot and card.mode == "gen", chat=_chat_renderer(model, config),
+        cot=config.cot and card.mode == "gen", chat=_chat_renderer(model, config, card.mode),
     )
 
 
@@ -72,13 +130,19 @@ def config_hash(model: Any, dataset: Dataset, config: EvalConfig) -> str:
 
 
 def _ppl(model: Any, samples: list[Sample], b: PromptBuilder, ds: Dataset, cfg: EvalConfig,
-         chash: str, cache: Cache | None) -> list[Prediction]:
+         chash: str, cache: Cache | None, stats: InferStats | None = None) -> list[Prediction]:
     from objective.ppl import score_choices
 
     items = [(b.prompt(s), b.continuations(s)) for s in samples]
     scored = score_choices(model, items, batch_size=cfg.batch_size, cache=cache)
+    seen = []  # the prompt as the model saw it (after cutting to max_seq_len) is what we store
+    for ctx, conts in items:
+        text, cut, fed = ppl_window(model, ctx, conts)
+        seen.append(text)
+        if stats is not None:
+            stats.add(cut, fed)
     out = []
-    for s, (prompt, conts), res in zip(samples, items, scored):
+    for s, (_, conts), res, prompt in zip(samples, items, scored, seen):
         nll, ntok = [r.nll for r in res], [r.n_tokens for r in res]
         nbytes = [len(c.encode("utf-8")) for c in conts]
         pred = choose(nll, ntok, nbytes, ds.card.norm)
@@ -90,18 +154,25 @@ def _ppl(model: Any, samples: list[Sample], b: PromptBuilder, ds: Dataset, cfg: 
 
 
 def _gen(model: Any, samples: list[Sample], b: PromptBuilder, ds: Dataset, cfg: EvalConfig,
-         chash: str, cache: Cache | None) -> list[Prediction]:
+         chash: str, cache: Cache | None, stats: InferStats | None = None) -> list[Prediction]:
     from objective.gen import chat_texts, generate_texts
 
     card = ds.card
     max_out = card.max_out_len or cfg.max_out_len or 64
+    sampling = {"temperature": cfg.temperature, "seed": cfg.seed}
     if b.chat is messages_json:  # an API chat model: send messages, log them as JSON
         convs = [b.messages(s) for s in samples]
         prompts = [messages_json(c) for c in convs]
-        raws = chat_texts(model, convs, max_out_len=max_out, stop=card.stop)
+        raws = chat_texts(model, convs, max_out_len=max_out, stop=card.stop, **sampling)
+        windows = [(p, 0, _approx_tokens(p)) for p in prompts]
     else:
-        prompts = [b.prompt(s) for s in samples]
-        raws = generate_texts(model, prompts, max_out_len=max_out, stop=card.stop, cache=cache)
+        texts = [b.prompt(s) for s in samples]
+        raws = generate_texts(model, texts, max_out_len=max_out, stop=card.stop, cache=cache, **sampling)
+        windows = [gen_window(model, p, max_out) for p in texts]
+        prompts = [w[0] for w in windows]  # as the model saw it
+    if stats is not None:
+        for (_, cut, n), raw in zip(windows, raws):
+            stats.add(cut, n + _out_tokens(model, raw))
     post = get_postprocessor(card.postprocess)
     out = []
     for s, prompt, raw in zip(samples, prompts, raws):
@@ -152,7 +223,8 @@ def _results(model: Any, ds: Dataset, preds: list[Prediction], samples: list[Sam
 
 def evaluate_dataset(model: Any, dataset: Dataset, *, work_dir: str | Path, store: Store | None = None,
                      config: EvalConfig | None = None, cache: Cache | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> list[DatasetResult]:
+                     progress: Callable[[int, int], None] | None = None,
+                     stats: InferStats | None = None) -> list[DatasetResult]:
     """Run `model` on `dataset`; write predictions JSONL; return per-subset and overall results.
 
     Args:
@@ -164,6 +236,7 @@ def evaluate_dataset(model: Any, dataset: Dataset, *, work_dir: str | Path, stor
         config: evaluation settings.
         cache: model-call cache (identical calls are never run twice).
         progress: called with (done, total) after each chunk.
+        stats: filled with what inference fed the model (prompts cut, tokens).
     """
     config = config or EvalConfig()
     own_store = store is None
@@ -172,7 +245,7 @@ def evaluate_dataset(model: Any, dataset: Dataset, *, work_dir: str | Path, stor
         dataset = _bind(dataset, model)
         samples = dataset.samples[: config.limit] if config.limit else list(dataset.samples)
         chash = config_hash(model, dataset, config)
-        preds = _infer_resumable(model, samples, dataset, config, chash, store, cache, progress)
+        preds = _infer_resumable(model, samples, dataset, config, chash, store, cache, progress, stats)
         write_jsonl(Path(work_dir) / "predictions" / _safe(model.name) / f"{dataset.name}.jsonl", preds)
         results = _results(model, dataset, preds, samples, chash)
         store.put_many(results)
@@ -184,7 +257,8 @@ def evaluate_dataset(model: Any, dataset: Dataset, *, work_dir: str | Path, stor
 
 def predict_samples(model: Any, dataset: Dataset, sample_ids: list[str], *, store: Store,
                     config: EvalConfig | None = None, cache: Cache | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> list[Prediction]:
+                    progress: Callable[[int, int], None] | None = None,
+                    stats: InferStats | None = None) -> list[Prediction]:
     """Infer only `sample_ids` of `dataset` (a shard) and store their predictions.
 
     The predictions have the same keys as those of a whole `evaluate_dataset` run, so a run
@@ -197,12 +271,13 @@ def predict_samples(model: Any, dataset: Dataset, sample_ids: list[str], *, stor
     samples = dataset.samples[: config.limit] if config.limit else dataset.samples
     samples = [s for s in samples if s.id in wanted]
     chash = config_hash(model, dataset, config)
-    return _infer_resumable(model, samples, dataset, config, chash, store, cache, progress)
+    return _infer_resumable(model, samples, dataset, config, chash, store, cache, progress, stats)
 
 
 def _infer_resumable(model: Any, samples: list[Sample], ds: Dataset,
                      cfg: EvalConfig, chash: str, store: Store, cache: Cache | None,
-                     progress: Callable[[int, int], None] | None) -> list[Prediction]:
+                     progress: Callable[[int, int], None] | None,
+                     stats: InferStats | None = None) -> list[Prediction]:
     def key(s: Sample) -> str:
         return Prediction(model=model.name, dataset=ds.name, sample_id=s.id, mode=ds.card.mode,
                           prompt="", config_hash=chash).key()
@@ -214,7 +289,7 @@ def _infer_resumable(model: Any, samples: list[Sample], ds: Dataset,
     b = builder_for(model, ds, cfg) if todo else None
     for start in range(0, len(todo), CHUNK):
         chunk = todo[start: start + CHUNK]
-        new = run(model, chunk, b, ds, cfg, chash, cache)
+        new = run(model, chunk, b, ds, cfg, chash, cache, stats)
         store.put_many(new)
         done.update({key(s): p for s, p in zip(chunk, new)})
         if progress:

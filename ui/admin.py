@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import gradio as gr
 
 from arena.service import ArenaService
-from arena.service_views import agreement_tables, export_votes, progress
+from arena.service_views import agreement_tables, progress
 from ui.common import gradio_user, note_frame
+
+EXPORT_LINKS = (
+    '<p><a id="export-csv" href="api/admin/export?format=csv" download="votes.csv">'
+    "Download votes (CSV)</a> · "
+    '<a id="export-jsonl" href="api/admin/export?format=jsonl" download="votes.jsonl">'
+    "Download votes (JSONL)</a></p>"
+)
 
 
 def build(service: ArenaService, tab: gr.Tab) -> None:
@@ -26,10 +30,9 @@ def build(service: ArenaService, tab: gr.Tab) -> None:
     gr.Markdown("### Judge-human agreement")
     judges = gr.Dataframe(interactive=False, elem_id="admin-judges")
     gr.Markdown("### Export votes")
-    with gr.Row():
-        csv_btn = gr.Button("Export CSV", elem_id="export-csv")
-        jsonl_btn = gr.Button("Export JSONL", elem_id="export-jsonl")
-    download = gr.File(label="Download", interactive=False, elem_id="export-file", visible=False)
+    # plain links to the admin-only endpoint: the file is streamed from the store to this
+    # browser and never written to a shared temporary folder
+    gr.HTML(EXPORT_LINKS, elem_id="export-links")
 
     def show(request: gr.Request):
         gradio_user(service, request, admin=True)
@@ -44,16 +47,5 @@ def build(service: ArenaService, tab: gr.Tab) -> None:
             judge_tab.round(3) if len(judge_tab) else note_frame("no judge battles in the store"),
         )
 
-    def export(fmt: str):
-        def run(request: gr.Request):
-            gradio_user(service, request, admin=True)
-            path = Path(tempfile.mkdtemp(prefix="arena-export-")) / f"votes.{fmt}"
-            path.write_text(export_votes(service.store, fmt), encoding="utf-8")
-            return gr.File(value=str(path), visible=True)
-
-        return run
-
     refresh.click(show, None, [per_pair, grid, raters, judges])
     tab.select(show, None, [per_pair, grid, raters, judges])
-    csv_btn.click(export("csv"), None, download)
-    jsonl_btn.click(export("jsonl"), None, download)

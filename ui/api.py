@@ -7,15 +7,46 @@ The response to a vote is sent after the vote is committed.
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Literal
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    StreamingResponse,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
-from arena.service import ArenaService, Forbidden, Issued, ServiceError, Session, Unauthorized, User
-from arena.service_views import export_votes, leaderboard, sources
-from ui.auth import SESSION_COOKIE, login_page, request_token, request_user, session_ref
+from arena.service import (
+    ArenaService,
+    Forbidden,
+    Issued,
+    NotFound,
+    ServiceError,
+    Session,
+    TooMany,
+    Unauthorized,
+    Unavailable,
+    User,
+)
+from arena.service_views import iter_export, leaderboard, sources
+from ui.auth import (
+    SESSION_COOKIE,
+    client_addr,
+    login_page,
+    request_token,
+    request_user,
+    session_ref,
+)
+from ui.security import SecurityHeaders
+
+STATIC = Path(__file__).resolve().parent / "static"
+log = logging.getLogger("arena.ui")
 
 
 class _Body(BaseModel):
@@ -29,6 +60,10 @@ class LoginBody(_Body):
 
 class InviteBody(_Body):
     token: str = Field(max_length=200)
+
+
+class AnonymousBody(_Body):
+    code: str = Field("", max_length=200)
 
 
 class VoteBody(_Body):
@@ -78,12 +113,31 @@ def _issued(item: Issued | None) -> dict:
     }
 
 
+PAUSED_PAGE = (
+    "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Arena: paused</title>"
+    "</head><body><h1>Voting is paused</h1><p>The server cannot reach its store right now. "
+    "Nothing you do now can be saved; votes you saw acknowledged are safe. Please try again "
+    "in a few minutes.</p></body></html>"
+)
+
+
+def service_user(service: ArenaService, request: Request) -> User | None:
+    """The session's user; a store that cannot be read answers 503 (not a traceback)."""
+    try:
+        return request_user(service, request)
+    except sa.exc.SQLAlchemyError as exc:
+        service.store_failed(exc)
+        raise Unavailable(
+            "voting is paused: the server cannot reach its store right now (nothing was saved)"
+        ) from None
+
+
 def make_router(service: ArenaService) -> APIRouter:
     """The /api routes plus the sign-in page, bound to one service."""
     r = APIRouter()
 
     def user(request: Request) -> User:
-        u = request_user(service, request)
+        u = service_user(service, request)
         if u is None:
             raise Unauthorized("sign in first")
         return u
@@ -95,15 +149,18 @@ def make_router(service: ArenaService) -> APIRouter:
 
     @r.post("/api/login")
     def login(body: LoginBody, request: Request) -> JSONResponse:
-        return _session_response(request, service.login(body.username, body.password))
+        session = service.login(body.username, body.password, addr=client_addr(request))
+        return _session_response(request, session)
 
     @r.post("/api/invite")
     def invite(body: InviteBody, request: Request) -> JSONResponse:
         return _session_response(request, service.redeem_invite(body.token))
 
     @r.post("/api/anonymous")
-    def anonymous(request: Request) -> JSONResponse:
-        return _session_response(request, service.anonymous_session())
+    def anonymous(request: Request, body: AnonymousBody | None = None) -> JSONResponse:
+        code = body.code if body else ""
+        session = service.anonymous_session(addr=client_addr(request), code=code)
+        return _session_response(request, session)
 
     @r.post("/api/logout")
     def logout(request: Request) -> JSONResponse:
@@ -124,7 +181,9 @@ def make_router(service: ArenaService) -> APIRouter:
     @r.post("/api/battle/{battle_id}/vote")
     def vote(battle_id: str, body: VoteBody, request: Request, u: User = Depends(user)) -> dict:
         session = session_ref(request_token(request))
-        rev = service.vote(u.name, battle_id, body.winner, body.reason, session=session)
+        rev = service.vote(
+            u.name, battle_id, body.winner, body.reason, session=session, addr=client_addr(request)
+        )
         return {
             "battle_id": rev.id,
             "winner": rev.verdict,
@@ -149,14 +208,24 @@ def make_router(service: ArenaService) -> APIRouter:
         return {"source": source, "sources": sources(service.store), "rows": rows}
 
     @r.get("/api/admin/export")
-    def export(format: str = "csv", u: User = Depends(admin)) -> PlainTextResponse:  # noqa: A002
+    def export(format: str = "csv", u: User = Depends(admin)) -> StreamingResponse:  # noqa: A002
+        """Every vote, streamed from the store to an admin (never written to a shared folder)."""
         if format not in ("csv", "jsonl"):
             raise ServiceError("format must be csv or jsonl")
         media = "text/csv" if format == "csv" else "application/x-ndjson"
-        headers = {"Content-Disposition": f'attachment; filename="votes.{format}"'}
-        return PlainTextResponse(
-            export_votes(service.store, format), media_type=media, headers=headers
+        headers = {
+            "Content-Disposition": f'attachment; filename="votes.{format}"',
+            "Cache-Control": "no-store",
+        }
+        return StreamingResponse(
+            iter_export(service.store, format), media_type=media, headers=headers
         )
+
+    @r.get("/arena-static/{name}")
+    def static(name: str) -> FileResponse:
+        if name not in ("login.js", "keys.js"):
+            raise NotFound("no such file")
+        return FileResponse(STATIC / name, media_type="text/javascript")
 
     @r.get("/login", response_class=HTMLResponse)
     def login_html(invite: str = "") -> HTMLResponse:
@@ -182,9 +251,22 @@ def install(app: FastAPI, service: ArenaService) -> None:
 
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        headers = {}
+        if isinstance(exc, TooMany) and exc.retry_after:
+            headers["Retry-After"] = str(int(exc.retry_after))
+        body: dict = {"detail": str(exc)}
+        if isinstance(exc, Unavailable):
+            body["saved"] = False
+        return JSONResponse(body, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(sa.exc.SQLAlchemyError)
+    async def store_error(_request: Request, exc: sa.exc.SQLAlchemyError) -> JSONResponse:
+        service.store_failed(exc)  # one log line with the cause, no traceback
+        msg = "voting is paused: the server cannot reach its store right now (nothing was saved)"
+        return JSONResponse({"detail": msg, "saved": False}, status_code=503)
 
     app.add_middleware(LoginRedirect, service=service)
+    app.add_middleware(SecurityHeaders)
     app.include_router(make_router(service))
 
 
@@ -202,7 +284,13 @@ class LoginRedirect:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/":
             request = Request(scope)
-            if request_user(self.service, request) is None:
+            try:
+                user = request_user(self.service, request)
+            except sa.exc.SQLAlchemyError as exc:
+                self.service.store_failed(exc)
+                await HTMLResponse(PAUSED_PAGE, status_code=503)(scope, receive, send)
+                return
+            if user is None:
                 await RedirectResponse("login", status_code=303)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

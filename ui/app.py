@@ -13,6 +13,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 
 import anyio  # noqa: E402
 import gradio as gr  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 
 from arena.service import ArenaService  # noqa: E402
@@ -35,22 +36,6 @@ CSS = """
 #battle-reveal,#single-reveal{font-size:1.05rem}
 """
 
-# Keyboard shortcuts of the battle tab; ignored while typing and when the tab is hidden.
-KEYS_JS = """
-() => {
-  const keys = {a: "vote-a", b: "vote-b", t: "vote-tie", x: "vote-bad", n: "next-battle"};
-  document.addEventListener("keydown", (e) => {
-    const t = e.target;
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
-    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;
-    const id = keys[(e.key || "").toLowerCase()];
-    if (!id) return;
-    const el = document.getElementById(id);
-    const btn = el && (el.tagName === "BUTTON" ? el : el.querySelector("button"));
-    if (btn && !btn.disabled && btn.offsetParent !== null) { e.preventDefault(); btn.click(); }
-  });
-}
-"""
 
 # System fonts only: the default theme would fetch Google Fonts, and raters may be offline.
 THEME = gr.themes.Soft(
@@ -105,7 +90,11 @@ def create_server(service: ArenaService, threads: int = 10) -> FastAPI:
     install(app, service)
 
     def gradio_auth(request: Request) -> str | None:
-        user = request_user(service, request)
+        try:
+            user = request_user(service, request)
+        except sa.exc.SQLAlchemyError as exc:  # store down: the page says so (LoginRedirect)
+            service.store_failed(exc)
+            return None
         return user.name if user else None
 
     return gr.mount_gradio_app(
@@ -119,5 +108,5 @@ def create_server(service: ArenaService, threads: int = 10) -> FastAPI:
         enable_monitoring=False,
         theme=THEME,
         css=CSS,
-        js=KEYS_JS,
+        head='<script src="arena-static/keys.js"></script>',
     )

@@ -29,6 +29,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 def load_users(path: str | Path) -> list[tuple[str, str, str]]:
     """Parse a users file into (name, role, hash); a bad line raises ConfigError with its line."""
     out = []
+    first: dict[str, int] = {}
     for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -42,6 +43,15 @@ def load_users(path: str | Path) -> list[tuple[str, str, str]]:
             raise ConfigError(
                 "hash is not from `arena ui hash-password`", str(path), lineno, "hash"
             )
+        if name in first:
+            raise ConfigError(
+                f"user {name!r} is already defined on line {first[name]}", str(path), lineno, "name"
+            )
+        if name.startswith(("anon-", "invite-")):
+            raise ConfigError(
+                "names starting with 'anon-' or 'invite-' are reserved", str(path), lineno, "name"
+            )
+        first[name] = lineno
         out.append((name, role, hashed))
     return out
 
@@ -61,6 +71,12 @@ def session_ref(token: str | None) -> str:
 
 def request_user(service: ArenaService, request: Any) -> User | None:
     return service.session_user(request_token(request))
+
+
+def client_addr(request: Any) -> str:
+    """The client's address as the server sees it (the proxy's, behind a reverse proxy)."""
+    client = getattr(request, "client", None)
+    return client.host if client else ""
 
 
 def check_bind(host: str, auth_configured: bool) -> None:
@@ -93,23 +109,7 @@ hr{{margin:22px 0;border:0;border-top:1px solid #e5e7eb}} #err{{color:#b91c1c;mi
 <button type="submit" class="alt" id="use-invite">Use invite</button></form>
 {anonymous}
 <div id="err" role="alert"></div></main>
-<script>
-async function go(url, body) {{
-  const r = await fetch(url, {{method: "POST", headers: {{"Content-Type": "application/json"}},
-                               body: JSON.stringify(body), credentials: "same-origin"}});
-  if (r.ok) {{ window.location.href = "./"; return; }}
-  let msg = "Sign-in failed";
-  try {{ msg = (await r.json()).detail || msg; }} catch (e) {{}}
-  document.getElementById("err").textContent = msg;
-}}
-document.getElementById("login").addEventListener("submit", e => {{ e.preventDefault();
-  go("api/login", {{username: document.getElementById("username").value,
-                    password: document.getElementById("password").value}}); }});
-document.getElementById("invite").addEventListener("submit", e => {{ e.preventDefault();
-  go("api/invite", {{token: document.getElementById("token").value}}); }});
-const anon = document.getElementById("anon");
-if (anon) anon.addEventListener("click", () => go("api/anonymous", {{}}));
-</script></body></html>"""
+<script src="arena-static/login.js"></script></body></html>"""
 
 
 def login_page(anonymous: bool, invite: str = "") -> str:

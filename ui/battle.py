@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
+
 import gradio as gr
 
 from arena.service import ArenaService, ServiceError
-from ui.auth import request_token, session_ref
+from ui.auth import client_addr, request_token, session_ref
 from ui.common import gradio_user
 from ui.render import render_answer, render_question
 
@@ -23,6 +25,16 @@ HELP = (
 )
 
 
+def reveal_html(said: str, models: list[str]) -> str:
+    """The "Vote saved" line and the two model names, as plain text (a name is data, never markup)."""
+    a, b = (html.escape(m, quote=True) for m in models)
+    return (
+        f'<div class="arena-reveal"><b>Vote saved:</b> {html.escape(said)}.<br>'
+        f'Answer A was <b class="arena-model">{a}</b>, '
+        f'answer B was <b class="arena-model">{b}</b>.</div>'
+    )
+
+
 def build(service: ArenaService, demo: gr.Blocks) -> None:
     """Lay out the battle tab inside the current Blocks context and wire its events."""
     battle_id = gr.State(None)
@@ -36,7 +48,7 @@ def build(service: ArenaService, demo: gr.Blocks) -> None:
     reason = gr.Textbox(
         label="Reason (optional)", lines=2, max_length=2000, elem_id="battle-reason"
     )
-    reveal = gr.Markdown(elem_id="battle-reveal")
+    reveal = gr.HTML(elem_id="battle-reveal")
     next_btn = gr.Button("Next battle", variant="primary", elem_id="next-battle", interactive=False)
     shown = [battle_id, question, answer_a, answer_b, reveal, reason, *buttons, next_btn]
 
@@ -66,13 +78,11 @@ def build(service: ArenaService, demo: gr.Blocks) -> None:
                 raise gr.Error("There is no open battle: press Next battle.")
             try:
                 ref = session_ref(request_token(request.request))
-                rev = service.vote(user.name, bid, verdict, why or "", session=ref)
+                addr = client_addr(request.request)
+                rev = service.vote(user.name, bid, verdict, why or "", session=ref, addr=addr)
             except ServiceError as exc:
                 raise gr.Error(str(exc)) from None
-            text = (
-                f"**Vote saved:** {SAID[verdict]}.  \n"
-                f"Answer A was **{rev.models[0]}**, answer B was **{rev.models[1]}**."
-            )
+            text = reveal_html(SAID[verdict], rev.models)
             return text, *[gr.Button(interactive=False)] * len(buttons), gr.Button(interactive=True)
 
         return vote

@@ -119,6 +119,21 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
         port: int = typer.Option(7860, "--port", help="Port to bind."),
         seed: int = typer.Option(None, "--seed", help="Seed of the battle sampler."),
+        anon_votes: int = typer.Option(50, "--anon-votes", help="Votes per anonymous session."),
+        anon_addr_votes: int = typer.Option(
+            300, "--anon-address-votes", help="Anonymous votes per client address per day."
+        ),
+        anon_sessions: int = typer.Option(
+            10, "--anon-sessions", help="New anonymous sessions per client address per hour."
+        ),
+        anon_code: str = typer.Option(
+            None,
+            "--anon-code",
+            help="Anonymous rating only through the link /login?code=CODE (invite gating).",
+        ),
+        live: Path = typer.Option(
+            None, "--live", help="Models YAML for live battles on the rater's own prompt."
+        ),
     ) -> None:
         extra = list(ctx.args)
         if extra[:1] == ["hash-password"] and not questions:
@@ -129,35 +144,88 @@ def register(app: typer.Typer) -> None:
         names = [m for arg in [*(models or []), *extra] for m in arg.split(",") if m]
         if not questions:
             raise typer.BadParameter("--questions is required", param_hint="--questions")
-        serve(questions, names, answers, store, users, invites, anonymous, host, port, seed)
+        from arena.service import Limits
+
+        limits = Limits(
+            anon_votes=anon_votes,
+            anon_addr_votes=anon_addr_votes,
+            anon_sessions=anon_sessions,
+            anon_code=anon_code,
+        )
+        serve(
+            questions,
+            names,
+            answers,
+            store,
+            users,
+            invites,
+            anonymous,
+            host,
+            port,
+            seed,
+            limits=limits,
+            live=live,
+        )
 
 
-def serve(questions, models, answers, store, users, invites, anonymous, host, port, seed) -> None:
-    """Load everything, check the binding rule, then run the server until interrupted."""
+def open_store(target: str):
+    """The store at `target`, or a one-line ConfigError naming the path and the cause."""
+    import sqlalchemy as sa
+
     from arena.core.store import Store
+
+    try:
+        return Store(target)
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
+        orig = getattr(exc, "orig", None) or exc
+        cause = str(orig).splitlines()[0] if str(orig) else type(orig).__name__
+        raise ConfigError(f"--store {target}: cannot open the store: {cause}") from None
+
+
+def serve(
+    questions,
+    models,
+    answers,
+    store,
+    users,
+    invites,
+    anonymous,
+    host,
+    port,
+    seed,
+    limits=None,
+    live=None,
+) -> None:
+    """Load everything, check the binding rule, then run the server until interrupted."""
     from ui.auth import check_bind, load_users
 
     check_bind(host, bool(users) or invites > 0)
     store_target = store or (
         answers if answers and _is_store(answers) else "outputs/ui/arena.sqlite"
     )
-    st = Store(store_target)
+    st = open_store(store_target)
+    users_rows = load_users(users) if users else []
     qs = load_questions(questions, st)
     ans = load_answers(answers, st)
     qset = qs[0].question_set
     ans = [a for a in ans if a.question_set in ("", qset)]
     from arena.service import ArenaService
 
-    svc = ArenaService(st, qs, ans, models or None, anonymous=anonymous, seed=seed)
+    svc = ArenaService(st, qs, ans, models or None, anonymous=anonymous, seed=seed, limits=limits)
     if len(svc.models) < 2:
         raise ConfigError(f"need answers of at least two models, found {svc.models or 'none'}")
-    for name, role, hashed in load_users(users) if users else []:
+    for name, role, hashed in users_rows:
         svc.set_user(name, role, hashed)
     for token in svc.create_invites(invites) if invites else []:
         typer.echo(f"invite: http://{host}:{port}/login?invite={token}")
+    import logging
+
     import uvicorn
 
     from ui.app import create_server
+
+    # one line per event for the operator (the service logs store failures without traces)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s arena ui: %(message)s")
 
     app = create_server(svc)
     typer.echo(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
@@ -17,13 +19,18 @@ HELP = (
 )
 
 
+def md_text(text: str) -> str:
+    """Text shown literally inside Markdown (every punctuation mark escaped, tags too)."""
+    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~" else c for c in html.escape(text))
+
+
 def ratings_figure(lb: Leaderboard) -> go.Figure:
     """Ratings as points with asymmetric 95% CI error bars, best at the top."""
     t = lb.table.iloc[::-1]
     fig = go.Figure(
         go.Scatter(
             x=t["rating"],
-            y=t["model"],
+            y=[html.escape(m) for m in t["model"]],  # plotly reads tags in labels: escape them
             mode="markers",
             marker={"size": 11, "color": "#ea580c"},
             error_x={
@@ -53,8 +60,8 @@ def winrate_figure(lb: Leaderboard) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=w.to_numpy(),
-            x=order,
-            y=order,
+            x=[html.escape(m) for m in order],
+            y=[html.escape(m) for m in order],
             zmin=0,
             zmax=1,
             colorscale="RdBu",
@@ -103,9 +110,15 @@ def build(service: ArenaService, tab: gr.Tab) -> None:
         lb = leaderboard(service.store, src)
         pick = gr.Dropdown(choices=offered, value=src)
         if lb.table.empty:
-            return pick, f"No votes for **{src}** yet.", note_frame("no votes yet"), None, None
+            return (
+                pick,
+                f"No votes for **{md_text(src)}** yet.",
+                note_frame("no votes yet"),
+                None,
+                None,
+            )
         votes = int(lb.counts.to_numpy().sum() / 2)
-        text = f"**{src}**: {votes} battles between {len(lb.table)} models."
+        text = f"**{md_text(src)}**: {votes} battles between {len(lb.table)} models."
         return pick, text, table_view(lb), ratings_figure(lb), winrate_figure(lb)
 
     outputs = [source, summary, table, bars, heat]

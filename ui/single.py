@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import gradio as gr
 
 from arena.service import ArenaService, ServiceError
@@ -32,7 +34,7 @@ def build(service: ArenaService, demo: gr.Blocks) -> None:
     submit = gr.Button(
         "Submit rating", variant="primary", elem_id="submit-score", interactive=False
     )
-    reveal = gr.Markdown(elem_id="single-reveal")
+    reveal = gr.HTML(elem_id="single-reveal")
     next_btn = gr.Button("Next answer", elem_id="next-single", interactive=False)
     shown = [item_id, question, answer, overall, *dims, comment, reveal, submit, next_btn]
 
@@ -62,8 +64,10 @@ def build(service: ArenaService, demo: gr.Blocks) -> None:
             rev = service.score(user.name, iid, int(score), given, text or "")
         except ServiceError as exc:
             raise gr.Error(str(exc)) from None
+        name = html.escape(rev.models[0], quote=True)
         msg = (
-            f"**Rating saved:** {int(score)}/10.  \nThis answer was written by **{rev.models[0]}**."
+            f"<div><b>Rating saved:</b> {int(score)}/10.<br>"
+            f'This answer was written by <b class="arena-model">{name}</b>.</div>'
         )
         return msg, gr.Button(interactive=False), gr.Button(interactive=True)
 
