@@ -36,8 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--needle-depths", help="needle datasets: depths in %%, e.g. 0:100:10 or 0,50,100")
     p.add_argument("--contamination-labels", metavar="FILE",
                    help="labels.jsonl of `arena contamination`: also report each dataset on clean/dirty samples")
-    p.add_argument("--work-dir", default="outputs/default")
-    p.add_argument("--debug", action="store_true", help="full tracebacks and progress on stderr")
+    p.add_argument("--temperature", type=float, help="gen sampling temperature (default: the model's, else 0)")
+    p.add_argument("--seed", type=int, help="few-shot order and sampling seed")
+    p.add_argument("--work-dir", default="outputs/default", help="runs go to WORK_DIR/<timestamp>/")
+    p.add_argument("--reuse", "-r", nargs="?", const="latest", metavar="RUN",
+                   help="resume the latest run in --work-dir (or the named timestamp)")
+    p.add_argument("--dry-run", action="store_true", help="print samples, calls and estimated tokens; run nothing")
+    p.add_argument("--debug", action="store_true", help="full tracebacks, sequential, logs on stderr")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     return p
 
@@ -64,8 +69,12 @@ def _specs(args: argparse.Namespace) -> list[Any]:
     over = {"max_seq_len": args.max_seq_len, "batch_size": args.batch_size}
     specs = [resolve_model(n, **over) for n in args.models]
     if args.hf_path:
+        folder = Path(args.hf_path).expanduser()
+        if not folder.is_dir() or not (folder / "config.json").is_file():
+            why = "does not exist" if not folder.exists() else "has no config.json (not a transformers model folder)"
+            raise ConfigError(f"--hf-path {args.hf_path} {why}", field="hf-path")
         specs.append(ModelSpec(
-            name=args.hf_abbr or Path(args.hf_path).name, backend="hf", path=args.hf_path,
+            name=args.hf_abbr or folder.name, backend="hf", path=args.hf_path,
             tokenizer_path=args.tokenizer_path, num_gpus=args.num_gpus,
             tokenizer_kwargs=parse_kv(args.tokenizer_kwargs, "--tokenizer-kwargs"),
             model_kwargs=parse_kv(args.model_kwargs, "--model-kwargs"),
@@ -77,11 +86,9 @@ def _specs(args: argparse.Namespace) -> list[Any]:
 
 def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     """Evaluate every model on every dataset; write predictions and summaries."""
-    from arena.core.cache import Cache
-    from arena.core.store import Store
-    from arena.models.factory import build_model
     from objective.datasets import load_dataset
-    from objective.runner import EvalConfig, evaluate_dataset
+    from objective.eval_run import EvalRun, check_unique
+    from objective.runner import EvalConfig
     from objective.summarizer import group_results, summarize, write_summary
 
     datasets = [load_dataset(d) for d in args.datasets]  # bad data fails before any model loads
@@ -90,21 +97,22 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
 
         datasets = with_grid(datasets, args.needle_lengths, args.needle_depths)
     specs = _specs(args)
-    work = Path(args.work_dir)
-    store = Store(work / "arena.sqlite")
-    cache = Cache(store)
+    check_unique(specs, datasets)
+    sampling = {k: getattr(args, k) for k in ("temperature", "seed") if getattr(args, k) is not None}
     config = EvalConfig(batch_size=args.batch_size, max_out_len=args.max_out_len, shots=args.shots,
-                        cot=args.cot, prompt_style=args.prompt_style, limit=args.limit)
-    results = []
-    for spec in specs:
-        model = build_model(spec, cache=cache)
-        for ds in datasets:
-            def progress(done: int, total: int, name: str = f"{spec.label}] {ds.name}") -> None:
-                if args.debug:
-                    print(f"[{name}: {done}/{total}", file=sys.stderr)
-            results += evaluate_dataset(model, ds, work_dir=work, store=store, config=config,
-                                        cache=cache, progress=progress)
-        del model
+                        cot=args.cot, prompt_style=args.prompt_style, limit=args.limit, **sampling)
+    if args.dry_run:
+        from objective.estimate import plan_eval
+
+        return {"plan": plan_eval(specs, datasets, config)}
+    run = EvalRun(args.work_dir, args.reuse, debug=args.debug)
+    try:
+        run.write_config(vars(args), specs, config)
+        results = run.evaluate(specs, datasets, config)
+    except BaseException:
+        run.close()
+        raise
+    store, work = run.store, run.dir
     if args.contamination_labels:
         from objective.contamination import split_by_labels
 
@@ -112,8 +120,9 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     results += group_results(results, {d.name: d.card.groups for d in datasets if d.card.groups})
     table = summarize(results)
     paths = write_summary(table, work / "summary")
-    store.close()
-    return {"results": results, "table": table, "paths": paths}
+    run.close()
+    return {"results": results, "table": table, "paths": paths, "run_dir": work, **run.calls(),
+            "tokens": run.tokens, "truncated": run.truncated}
 
 
 def _main(argv: list[str]) -> None:
@@ -127,15 +136,33 @@ def _main(argv: list[str]) -> None:
             raise
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
+    if "plan" in out:
+        _print_plan(out["plan"], args.json)
+        return
     if args.json:
         keys = ("dataset", "subset", "metric", "mode", "model", "value", "n")
         rows = [{k: getattr(r, k) for k in keys} for r in out["results"]]
-        print(json.dumps({"results": rows}, ensure_ascii=False, indent=1))
+        extra = {k: out[k] for k in ("calls", "cached", "tokens", "truncated")}
+        print(json.dumps({"results": rows, "run_dir": str(out["run_dir"]), **extra}, ensure_ascii=False,
+                         indent=1))
         return
     from objective.summarizer import to_text
 
     print(to_text(out["table"]), end="")
+    print(f"model calls: {out['calls']} ({out['cached']} served by the cache); run: {out['run_dir']}")
     print("summary: " + ", ".join(str(p) for p in out["paths"].values()))
+
+
+def _print_plan(plan: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"plan": plan, "total_tokens": sum(r["est_tokens"] for r in plan)}, indent=1))
+        return
+    cols = ("model", "dataset", "mode", "samples", "calls", "est_prompt_tokens", "est_out_tokens", "est_tokens")
+    cells = [list(cols)] + [[str(r[c]) for c in cols] for r in plan]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    print(f"total: {sum(r['calls'] for r in plan)} model calls, ~{sum(r['est_tokens'] for r in plan)} tokens")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -22,8 +23,11 @@ def run(tiny_model_dir, tmp_path_factory):
             "--limit", "12", "--work-dir", str(work), "--json"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
-    return work, json.loads(res.output[res.output.index('{"results"'):] if '{"results"' in res.output
-                            else res.output[res.output.index("{"):])
+    out = json.loads(res.output[res.output.index('{\n "results"'):])
+    run_dir = Path(out["run_dir"])  # <work-dir>/<timestamp>/, as `arena run` lays it out
+    assert run_dir.parent == work and (run_dir / "logs" / "eval.log").stat().st_size > 0
+    assert list((run_dir / "configs").glob("*.json")) and (run_dir / "results" / "tiny").is_dir()
+    return run_dir, out
 
 
 def test_json_and_summaries_agree(run):
