@@ -16,7 +16,7 @@ import os
 import random
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -316,6 +316,67 @@ class OpenAICompatModel:
         response = self._chat_response(result, time.perf_counter() - start, attempts)
         await self._store(key, "openai", {k: v for k, v in vars(response).items() if k != "cached"})
         return response
+
+    async def chat_stream(
+        self, messages: list[Message], params: ChatParams | None = None
+    ) -> AsyncIterator[Any]:
+        """One chat completion with `stream: true`: yields text pieces, then a ChatResponse.
+
+        Same cache entry as `chat` (a cached answer comes as one piece). The request holds a
+        concurrency slot and books a qps slot of the model's limiter like any other call;
+        failures before the first piece are retried as in `chat`, later ones raise.
+        """
+        params = params or ChatParams()
+        messages = self._messages(messages)
+        key = None
+        if self.cache is not None:
+            key = Cache.make_key("openai", self.base_url + "|" + self.model, messages, params.to_dict())
+        hit = await self._cached(key)
+        if hit is not None:
+            yield hit["text"]
+            yield ChatResponse(**{**hit, "cached": True, "extra": {**hit["extra"], "cost": 0.0,
+                                                                    "cached_cost": hit["extra"]["cost"]}})
+            return
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True,
+                                "stream_options": {"include_usage": True},
+                                "temperature": params.temperature, "max_tokens": params.max_tokens,
+                                "top_p": params.top_p}
+        if params.stop:
+            body["stop"] = list(params.stop)
+        if params.seed is not None:
+            body["seed"] = params.seed
+        start, parts, usage, finish, attempt = time.perf_counter(), [], {}, None, 0
+        while True:
+            attempt += 1
+            try:
+                client = self._client()
+                async with self.limiter:
+                    async with client.with_streaming_response.chat.completions.create(**body) as raw:
+                        async for line in raw.iter_lines():
+                            if not line.startswith("data:") or line[5:].strip() == "[DONE]":
+                                continue
+                            chunk = json.loads(line[5:])
+                            usage = chunk.get("usage") or usage
+                            for choice in chunk.get("choices") or []:
+                                finish = choice.get("finish_reason") or finish
+                                piece = (choice.get("delta") or {}).get("content") or ""
+                                if piece:
+                                    parts.append(piece)
+                                    yield piece
+                break
+            except (openai.APIStatusError, openai.APIConnectionError, ValueError) as e:
+                status = getattr(e, "status_code", 500)
+                if parts or attempt > self.max_retries or not (status in RETRY_STATUS or status >= 500):
+                    raise self._fail("/chat/completions (stream)", attempt, e) from e
+                await asyncio.sleep(self._backoff(attempt - 1, e))
+        pt, ct = _usage({"usage": usage})
+        response = ChatResponse(
+            text="".join(parts), prompt_tokens=pt, completion_tokens=ct,
+            latency=time.perf_counter() - start, model=self.model,
+            extra={"cost": self._cost(pt, ct), "attempts": attempt, "finish_reason": finish},
+        )
+        await self._store(key, "openai", {k: v for k, v in vars(response).items() if k != "cached"})
+        yield response
 
     def _chat_response(self, data: dict, latency: float, attempts: int) -> ChatResponse:
         choice = data["choices"][0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from collections import Counter, deque
@@ -50,6 +51,39 @@ def count_words(text: str) -> int:
     return len(text.split())
 
 
+@dataclass
+class SSEStream:
+    """A `stream: true` chat reply: OpenAI's server-sent event chunks, one per word piece."""
+
+    chunks: list[dict]
+    gap: float = 0.0
+
+    @classmethod
+    def of_chat(cls, reply: dict, gap: float) -> SSEStream:
+        text = reply["choices"][0]["message"]["content"]
+        pieces = re.findall(r"\s*\S+|\s+", text) or [""]
+        base = {"id": reply["id"], "object": "chat.completion.chunk", "created": reply["created"],
+                "model": reply["model"]}
+        chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                        "finish_reason": None}]}]
+        chunks += [{**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
+                   for p in pieces]
+        chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        chunks.append({**base, "choices": [], "usage": reply["usage"]})
+        return cls(chunks, gap)
+
+    async def write(self, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                     b"Cache-Control: no-cache\r\nConnection: close\r\n\r\n")
+        for chunk in self.chunks:
+            writer.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+            await writer.drain()
+            if self.gap:
+                await asyncio.sleep(self.gap)
+        writer.write(b"data: [DONE]\n\n")
+        await writer.drain()
+
+
 class FakeOpenAIServer:
     """An OpenAI-compatible server with scripted replies, injected faults and counters.
 
@@ -65,6 +99,8 @@ class FakeOpenAIServer:
         timeout_sleep: how long a `timeout` fault hangs before answering.
         max_lifetime: hard stop after this many seconds, so a server never outlives a test.
     """
+
+    stream_gap = 0.0  # seconds between the chunks of a streamed reply (set per instance)
 
     def __init__(
         self,
@@ -193,6 +229,9 @@ class FakeOpenAIServer:
                     break
                 method, path, headers, body = request
                 status, extra, payload = await self._dispatch(method, path, headers, body)
+                if isinstance(payload, SSEStream):  # streamed chat: ends with the connection
+                    await payload.write(writer)
+                    break
                 writer.write(_response_bytes(status, extra, payload))
                 await writer.drain()
                 if headers.get("connection", "").lower() == "close":
@@ -233,6 +272,8 @@ class FakeOpenAIServer:
         if method == "GET" and path.endswith("/models"):
             return 200, {}, {"object": "list", "data": [{"id": self.model_name, "object": "model"}]}
         if method == "POST" and path.endswith("/chat/completions"):
+            if data.get("stream"):
+                return 200, {}, SSEStream.of_chat(self._chat(data), self.stream_gap)
             return 200, {}, self._chat(data)
         if method == "POST" and path.endswith("/completions"):
             return self._completion(data)
