@@ -38,10 +38,12 @@ from .io import DedupBattles, dedup_battles, encode_battles
 __all__ = [
     "BTFit",
     "DisconnectedGraphError",
+    "FASTCHAT_L2",
     "PairStats",
     "SeparationWarning",
     "fit_bt",
     "fit_bt_dedup",
+    "fastchat_bt",
     "fit_theta",
     "pair_stats",
     "predicted_win_matrix",
@@ -258,3 +260,71 @@ def predicted_win_matrix(
     p = 1.0 / (1.0 + np.power(base, diff))
     np.fill_diagonal(p, np.nan)
     return pd.DataFrame(p, index=ratings.index, columns=ratings.index)
+
+
+#: FastChat's ``LogisticRegression(C=1)`` ridge on its doubled design, in our units: each
+#: battle is two rows and the coefficients are ``theta / ln(10)``, so the penalty
+#: ``0.5 * ||theta / ln 10||^2`` over 2 rows per battle is ``l2 = 0.5 / ln(10)^2`` per battle.
+FASTCHAT_L2 = 0.5 / math.log(10) ** 2
+
+
+def fastchat_bt(
+    battles: pd.DataFrame,
+    *,
+    scale: float = 400.0,
+    base: float = 10.0,
+    init_rating: float = 1000.0,
+    calibrate: tuple[str, float] | None = ("llama-13b", 800.0),
+    solver: str = "auto",
+) -> pd.Series:
+    """FastChat 0.2.36's ``compute_elo_mle_with_tie`` (``compute_mle_elo`` in later FastChat).
+
+    A tie counts as one win each way, the ratings carry FastChat's ridge (:data:`FASTCHAT_L2`),
+    their mean is ``init_rating`` and, when ``calibrate=(model, rating)`` names a model
+    present, everything is shifted so that model gets that rating (FastChat pins llama-13b at
+    800). ``solver="exact"`` solves the problem to machine precision with our L-BFGS;
+    ``"sklearn"`` runs scikit-learn's ``LogisticRegression(fit_intercept=False)`` on FastChat's
+    doubled design with its default ``tol=1e-4``, which stops where FastChat stops (up to
+    ~0.1 Elo from the optimum); ``"auto"`` is ``sklearn`` when scikit-learn is installed.
+
+    Returns:
+        Ratings by model, best first.
+    """
+    if solver == "auto":
+        try:
+            import sklearn  # noqa: F401
+
+            solver = "sklearn"
+        except ImportError:
+            solver = "exact"
+    if solver == "sklearn":
+        r = _fastchat_sklearn(battles, scale, base, init_rating)
+    else:
+        fit = fit_bt(battles, scale=scale, base=base, init_rating=init_rating, l2=FASTCHAT_L2)
+        r = pd.Series(fit.ratings, index=fit.models).dropna()
+    if calibrate is not None and calibrate[0] in r.index:
+        r = r + (calibrate[1] - r[calibrate[0]])
+    return r.sort_values(ascending=False)
+
+
+def _fastchat_sklearn(
+    battles: pd.DataFrame, scale: float, base: float, init_rating: float
+) -> pd.Series:
+    from sklearn.linear_model import LogisticRegression
+
+    encode_battles(battles)  # validates the columns and winners
+    models = pd.Series(pd.concat([battles["model_a"], battles["model_b"]]).unique())
+    code = pd.Series(np.arange(len(models)), index=models)
+    n = len(battles)
+    x = np.zeros((2 * n, len(models)))
+    rows = np.arange(2 * n)
+    x[rows, np.tile(code[battles["model_a"]].to_numpy(), 2)] = math.log(base)
+    x[rows, np.tile(code[battles["model_b"]].to_numpy(), 2)] = -math.log(base)
+    winner = np.tile(battles["winner"].to_numpy(), 2)
+    y = (winner == "model_a").astype(float)
+    tie = np.isin(winner, ["tie", "tie (bothbad)"])
+    tie[n:] = False  # one tie = one win for a (first copy) and one for b (second copy)
+    y[tie] = 1.0
+    lr = LogisticRegression(fit_intercept=False)
+    lr.fit(x, y)
+    return pd.Series(scale * lr.coef_[0] + init_rating, index=models.to_numpy())

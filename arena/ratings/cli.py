@@ -21,8 +21,8 @@ from rich.table import Table
 
 from .bootstrap import bt_leaderboard
 from .elo import elo_leaderboard
-from .io import FORMATS, BattleFormatError, load_battles
-from .length_control import length_controlled_win_rate
+from .io import FORMATS, BattleFormatError, filter_battles, load_battles
+from .length_control import GLMS, length_controlled_win_rate, load_lc_inputs
 from .style import style_leaderboard
 from .winrate import WINRATE_COLUMNS, win_rate_vs_baseline
 
@@ -35,6 +35,24 @@ BootOpt = typer.Option(100, "--bootstrap", min=0, help="bootstrap rounds for CIs
 SeedOpt = typer.Option(0, "--seed", help="bootstrap seed")
 StyleOpt = typer.Option(False, "--style-control", help="control for length/markdown (bt)")
 JsonOpt = typer.Option(False, "--json", help="print JSON instead of a table")
+WhereOpt = typer.Option(
+    None, "--where", help="keep battles with COL=VALUE (repeatable), e.g. anony=true"
+)
+GamedOpt = typer.Option(
+    None,
+    "--gamed",
+    exists=True,
+    dir_okay=False,
+    help="alpaca_eval's df_gamed.csv (LC regularisation and instruction difficulty)",
+)
+DifficultyOpt = typer.Option(
+    None,
+    "--difficulty",
+    exists=True,
+    dir_okay=False,
+    help="instruction_difficulty.csv (index, difficulty) when there is no df_gamed.csv",
+)
+GlmOpt = typer.Option("length_controlled_v1", "--glm", help=f"LC GLM: {', '.join(GLMS)}")
 
 RATING_FIELDS = ("rating", "lower", "upper", "rank", "n_battles")
 WINRATE_FIELDS = (*WINRATE_COLUMNS, "length_controlled_winrate")
@@ -58,10 +76,13 @@ def _fmt(value: Any) -> str:
 
 
 def _emit(df: pd.DataFrame, fields: tuple[str, ...], as_json: bool, title: str) -> None:
+    notes = list(df.attrs.get("notes", []))
     if as_json:
         models = {str(name): {f: _clean(row[f], f) for f in fields} for name, row in df.iterrows()}
-        typer.echo(json.dumps({"models": models}, indent=2))
+        typer.echo(json.dumps({"models": models, **({"notes": notes} if notes else {})}, indent=2))
         return
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
     table = Table(title=title)
     table.add_column("model")
     for f in fields:
@@ -72,11 +93,29 @@ def _emit(df: pd.DataFrame, fields: tuple[str, ...], as_json: bool, title: str) 
     Console().print(table)
 
 
-def _load(path: Path, fmt: str | None) -> pd.DataFrame:
+def _load(path: Path, fmt: str | None, where: list[str] | None = None) -> pd.DataFrame:
     try:
-        return load_battles(path, fmt)
+        df = load_battles(path, fmt)
+        if df.attrs.get("skipped"):
+            n = df.attrs["skipped"]
+            df.attrs["notes"] = [f"{n} row(s) with an 'error' winner skipped (as FastChat does)"]
+        if where:
+            pairs = [w.split("=", 1) for w in where]
+            if any(len(p) != 2 for p in pairs):
+                raise typer.BadParameter("--where takes COL=VALUE")
+            df = filter_battles(df, dict(pairs))  # type: ignore[arg-type]
     except BattleFormatError as e:
         raise typer.BadParameter(str(e), param_hint="FILE") from e
+    return df
+
+
+def _rated(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a winner (AlpacaEval rows whose annotator failed have none)."""
+    if "winner" not in df.columns or not df["winner"].isna().any():
+        return df
+    out = df[df["winner"].notna()]
+    out.attrs = dict(df.attrs)
+    return out
 
 
 def _baseline(battles: pd.DataFrame, baseline: str | None) -> str:
@@ -102,12 +141,15 @@ def elo(
     seed: int = SeedOpt,
     style_control: bool = StyleOpt,
     json_out: bool = JsonOpt,
+    where: list[str] = WhereOpt,
 ) -> None:
     """Online Elo (file order); CIs from shuffled bootstrap resamples."""
     if style_control:
         raise typer.BadParameter("--style-control applies to 'bt' only")
-    df = elo_leaderboard(_load(file, format), n_bootstrap=bootstrap, seed=seed)
-    _emit(df.set_index("model"), RATING_FIELDS, json_out, "Online Elo")
+    battles = _rated(_load(file, format, where))
+    df = elo_leaderboard(battles, n_bootstrap=bootstrap, seed=seed).set_index("model")
+    df.attrs["notes"] = battles.attrs.get("notes", [])
+    _emit(df, RATING_FIELDS, json_out, "Online Elo")
 
 
 @app.command()
@@ -119,29 +161,47 @@ def bt(
     seed: int = SeedOpt,
     style_control: bool = StyleOpt,
     json_out: bool = JsonOpt,
+    where: list[str] = WhereOpt,
 ) -> None:
     """Bradley-Terry ratings (Elo scale; --baseline is pinned at 1000, else the mean)."""
-    battles = _load(file, format)
+    battles = _rated(_load(file, format, where))
     fn = style_leaderboard if style_control else bt_leaderboard
     try:
         df = fn(battles, n_bootstrap=bootstrap, seed=seed, anchor=baseline)
     except (ValueError, KeyError) as e:
         raise typer.BadParameter(str(e)) from e
     title = "Bradley-Terry" + (" (style controlled)" if style_control else "")
-    _emit(df.set_index("model"), RATING_FIELDS, json_out, title)
+    df = df.set_index("model")
+    df.attrs["notes"] = battles.attrs.get("notes", [])
+    _emit(df, RATING_FIELDS, json_out, title)
 
 
-def _winrates(file: Path, fmt: str | None, baseline: str | None, need_lc: bool) -> pd.DataFrame:
-    battles = _load(file, fmt)
+def _winrates(
+    file: Path,
+    fmt: str | None,
+    baseline: str | None,
+    need_lc: bool,
+    where: list[str] | None = None,
+    glm: str = "length_controlled_v1",
+    gamed: Path | None = None,
+    difficulty: Path | None = None,
+) -> pd.DataFrame:
+    battles = _load(file, fmt, where)
     base = _baseline(battles, baseline)
     has_len = {"len_a", "len_b"} <= set(battles.columns)
     if need_lc and not has_len:
         raise typer.BadParameter("length control needs len_a/len_b (or an AlpacaEval file)")
     try:
         if has_len:
-            return length_controlled_win_rate(battles, base)
-        return win_rate_vs_baseline(battles, base).assign(length_controlled_winrate=float("nan"))
-    except KeyError as e:
+            df = length_controlled_win_rate(
+                battles, base, glm=glm, inputs=load_lc_inputs(gamed, difficulty)
+            )
+            df.attrs["notes"] = [f"LC approximated: {n}" for n in df.attrs.get("notes", [])]
+            return df
+        return win_rate_vs_baseline(_rated(battles), base).assign(
+            length_controlled_winrate=float("nan")
+        )
+    except (KeyError, ValueError) as e:
         raise typer.BadParameter(str(e)) from e
 
 
@@ -154,9 +214,10 @@ def winrate(
     seed: int = SeedOpt,
     style_control: bool = StyleOpt,
     json_out: bool = JsonOpt,
+    where: list[str] = WhereOpt,
 ) -> None:
     """Win rate against a baseline (AlpacaEval definitions, 0-100)."""
-    df = _winrates(file, format, baseline, need_lc=False)
+    df = _winrates(file, format, baseline, need_lc=False, where=where)
     _emit(df.sort_values("win_rate", ascending=False), WINRATE_FIELDS, json_out, "Win rate")
 
 
@@ -169,7 +230,20 @@ def lc(
     seed: int = SeedOpt,
     style_control: bool = StyleOpt,
     json_out: bool = JsonOpt,
+    where: list[str] = WhereOpt,
+    gamed: Path | None = GamedOpt,
+    difficulty: Path | None = DifficultyOpt,
+    glm: str = GlmOpt,
 ) -> None:
-    """Length-controlled win rate against a baseline (AlpacaEval 2 GLM, 0-100)."""
-    df = _winrates(file, format, baseline, need_lc=True)
-    _emit(df, WINRATE_FIELDS, json_out, "Length-controlled win rate")
+    """Length-controlled win rate against a baseline (alpaca_eval 0.6.6's GLM, 0-100)."""
+    df = _winrates(
+        file,
+        format,
+        baseline,
+        need_lc=True,
+        where=where,
+        glm=glm,
+        gamed=gamed,
+        difficulty=difficulty,
+    )
+    _emit(df, (*WINRATE_FIELDS, "lc_standard_error"), json_out, "Length-controlled win rate")

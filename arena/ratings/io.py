@@ -39,6 +39,7 @@ __all__ = [
     "WINNER_SCORES",
     "dedup_battles",
     "encode_battles",
+    "filter_battles",
     "load_battles",
     "validate_battles",
 ]
@@ -244,6 +245,12 @@ def _from_chatbot_arena(path: Path, records: list[tuple[str, dict[str, Any]]]) -
             "winner": _need(path, where, rec, "winner", WINNER_SCORES),
             "question_id": rec.get("question_id"),
             "source": "human",
+            # Chatbot Arena's clean_battle_data fields: the rater is its `judge`
+            "rater": rec.get("judge"),
+            "anony": rec.get("anony"),
+            "language": rec.get("language"),
+            "tstamp": rec.get("tstamp"),
+            "turn": rec.get("turn", 1),
         }
         meta = rec.get("conv_metadata")
         if isinstance(meta, dict):  # Chatbot Arena's style-control metadata
@@ -264,22 +271,26 @@ def _winner_from_preference(pref: pd.Series) -> pd.Series:
 
 
 def _from_alpaca_eval(path: Path, records: list[tuple[str, dict[str, Any]]]) -> pd.DataFrame:
+    """AlpacaEval annotations; a null preference (the annotator failed) is kept as NaN with no
+    winner, because alpaca_eval's LC still averages over that row; ``position`` is the row's
+    index among its model's rows (alpaca_eval looks instruction difficulty up by it)."""
     rows = []
     for where, rec in records:
-        pref = _need(path, where, rec, "preference")
-        try:
-            pref = float(pref)
-        except (TypeError, ValueError) as e:
-            raise _fail(path, where, f"field 'preference': {pref!r} is not a number") from e
-        pref = 1.5 if pref == 0 else pref  # AlpacaEval's legacy draw code
-        if not 1.0 <= pref <= 2.0:
-            raise _fail(path, where, f"field 'preference': {pref} is outside [1, 2]")
+        pref = rec.get("preference")
+        if pref is not None:
+            try:
+                pref = float(pref)
+            except (TypeError, ValueError) as e:
+                raise _fail(path, where, f"field 'preference': {pref!r} is not a number") from e
+            pref = 1.5 if pref == 0 else pref  # AlpacaEval's legacy draw code
+            if not 1.0 <= pref <= 2.0:
+                raise _fail(path, where, f"field 'preference': {pref} is outside [1, 2]")
         out1, out2 = rec.get("output_1") or "", rec.get("output_2") or ""
         rows.append(
             {
                 "model_a": _need(path, where, rec, "generator_1"),
                 "model_b": _need(path, where, rec, "generator_2"),
-                "preference": pref,
+                "preference": float("nan") if pref is None else pref,
                 "question_id": rec.get("instruction", where),
                 "source": f"judge:{rec['annotator']}" if rec.get("annotator") else "judge",
                 "len_a": float(len(out1)),
@@ -287,18 +298,28 @@ def _from_alpaca_eval(path: Path, records: list[tuple[str, dict[str, Any]]]) -> 
             }
         )
     df = pd.DataFrame(rows)
-    df["winner"] = _winner_from_preference(df["preference"])
+    df["position"] = df.groupby(["model_a", "model_b"]).cumcount()
+    winner = _winner_from_preference(df["preference"])
+    df["winner"] = winner.where(df["preference"].notna(), None)
     return df
 
 
 def _from_mt_bench(path: Path, records: list[tuple[str, dict[str, Any]]]) -> pd.DataFrame:
-    """MT-Bench pairwise judgments: a verdict counts only if both orders agree (else a tie)."""
-    allowed = {"model_1", "model_2", "tie"}
+    """MT-Bench pairwise judgments: a verdict counts only if both orders agree (else a tie).
+
+    A game whose winner is ``"error"`` (FastChat's unparsable judge output) drops the row, as
+    FastChat's show_result does; how many were dropped is in ``attrs["skipped"]``.
+    """
+    allowed = {"model_1", "model_2", "tie", "error"}
     to_winner = {"model_1": "model_a", "model_2": "model_b", "tie": "tie"}
     rows = []
+    skipped = 0
     for where, rec in records:
         g1 = _need(path, where, rec, "g1_winner", allowed)
         g2 = _need(path, where, rec, "g2_winner", allowed)
+        if "error" in (g1, g2):
+            skipped += 1
+            continue
         judge = rec.get("judge")
         judge = judge[0] if isinstance(judge, list) and judge else judge
         rows.append(
@@ -313,7 +334,19 @@ def _from_mt_bench(path: Path, records: list[tuple[str, dict[str, Any]]]) -> pd.
                 "source": f"judge:{judge}" if judge else "judge",
             }
         )
-    return pd.DataFrame(rows)
+    cols = [
+        "question_id",
+        "model_a",
+        "model_b",
+        "winner",
+        "g1_winner",
+        "g2_winner",
+        "turn",
+        "source",
+    ]
+    df = pd.DataFrame(rows, columns=cols)
+    df.attrs["skipped"] = skipped
+    return df
 
 
 _LOADERS = {
@@ -350,3 +383,25 @@ def load_battles(path: str | Path, format: str | None = None) -> pd.DataFrame:  
     df = _LOADERS[fmt](path, records)
     df.attrs["format"] = fmt
     return df
+
+
+def filter_battles(battles: pd.DataFrame, where: dict[str, Any]) -> pd.DataFrame:
+    """Rows whose columns equal the given values (e.g. ``{"anony": True, "language": "English"}``).
+
+    Values given as strings are compared as strings, except ``true``/``false`` for booleans.
+
+    Raises:
+        BattleFormatError: a column is not in the table.
+    """
+    mask = pd.Series(True, index=battles.index)
+    for col, value in where.items():
+        if col not in battles.columns:
+            raise BattleFormatError(f"cannot filter on {col!r}: the battles have no such column")
+        series = battles[col]
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            mask &= series == (value.lower() == "true")
+        else:
+            mask &= series.astype(str) == str(value)
+    out = battles[mask]
+    out.attrs = dict(battles.attrs)
+    return out

@@ -1,46 +1,287 @@
-"""Length-controlled win rate (the GLM of AlpacaEval 2), with difficulty from the data in hand.
+"""Length-controlled win rate: AlpacaEval 2's GLM, as alpaca_eval 0.6.6 computes it.
 
-For model ``m`` against the baseline on instruction ``q`` the GLM is::
+For one model's annotations against the baseline (``output_1`` = baseline, ``output_2`` =
+model; ``p = preference - 1`` in [0, 1], the legacy draw ``0`` read as 1.5) the GLM
+``length_controlled_v1`` is a logistic regression without intercept on three features::
 
-    logit P(m wins) = theta_m * tanh(dlen / std_m(dlen)) + phi_m * gamma_q + psi_m
+    tanh(std_delta_len),  instruction_difficulty,  not_gamed_baseline (1 for the model's rows)
 
-with ``dlen = len(model answer) - len(baseline answer)`` (characters for AlpacaEval files,
-``len_a``/``len_b`` otherwise) and soft targets ``preference - 1`` (fractional preferences are
-fitted as probabilities). The length-controlled win rate sets the length term to zero::
+with ``std_delta_len = (len(output_1) - len(output_2)) / std`` (characters; the standard
+deviation over the model's rows, ddof 1). Soft targets are fitted as two rows (``y = 1`` with
+weight ``p * w`` and ``y = 0`` with ``(1 - p) * w``) under an L1 penalty, ``||beta||_1 + C *
+sum(weighted log-loss)``, with ``C`` chosen among ``logspace(-4, 4, 10)`` by 5-fold grouped
+cross-validation (sklearn's ``GroupKFold`` assignment, groups = rows, the sum of the folds'
+weighted log-loss) and a refit on all rows. *Regularisation towards the gamed baselines*: the
+rows of ``df_gamed.csv`` (two length-gamed versions of the baseline, ``not_gamed_baseline`` =
+0) join the training set with weight ``lambda / 2 = 0.1``. The instruction difficulty of row
+``i`` is ``df_gamed``'s value for ``index == i`` (the row's position in the model's file). The
+LC win rate sets the length term to zero::
 
-    LC_m = 100 * mean_q sigmoid(psi_m + phi_m * gamma_q)
+    LC = 100 * mean_i sigmoid(beta_difficulty * difficulty_i + beta_model)
 
-AlpacaEval downloads an instruction difficulty fitted on many models; we estimate it from the
-annotations in hand instead: ``gamma_q`` is a per-instruction fixed effect fitted *jointly over
-all models* (``logit = psi_m + theta_m * tanh(.) + gamma_q``) with an N(0, 1) prior
-(``difficulty_l2 = 1``) so that instructions seen by few models are shrunk to the average.
-Each per-model GLM then has an L2 penalty ``l2`` (default 0.1, i.e. a N(0, 10) prior) on its
-three coefficients, which keeps them finite when a model wins or loses everything (AlpacaEval
-uses a regularisation towards the baseline for the same purpose). The baseline itself gets 50.
+over every row (rows with a null preference too); ``lc_standard_error`` is the standard error
+of those predictions. The baseline's own annotations give 50. GLMs ``length_controlled_noreg``
+(no gamed rows) and ``length_controlled_minimal`` (no difficulty either) are alpaca_eval's too.
+
+Without ``df_gamed.csv`` the difficulty comes from an ``instruction_difficulty.csv`` when given,
+else it is *estimated* from the annotations in hand (:func:`instruction_difficulty`, a joint
+fit over all models), and the gamed-baseline regularisation is skipped; each approximation is
+listed in the result's ``attrs["notes"]``. The L1 problems are solved to machine precision
+(L-BFGS-B on the split variables, then Newton steps on the active set), so results equal
+alpaca_eval's up to liblinear's own stopping tolerance.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from .winrate import WINRATE_COLUMNS, baseline_preferences, describe_preferences
+from .winrate import WINRATE_COLUMNS, describe_preferences
 
-__all__ = ["instruction_difficulty", "length_controlled_win_rate"]
+__all__ = [
+    "GLMS",
+    "LCInputs",
+    "alpaca_length_controlled",
+    "instruction_difficulty",
+    "length_controlled_win_rate",
+    "load_lc_inputs",
+]
+
+CS = np.logspace(-4, 4, 10)  # LogisticRegressionCV's default grid (Cs=10)
+N_SPLITS = 5
+#: GLM name -> (uses instruction difficulty, regularisation lambda towards gamed baselines)
+GLMS: dict[str, tuple[bool, float | None]] = {
+    "length_controlled_v1": (True, 0.2),
+    "length_controlled_noreg": (True, None),
+    "length_controlled_minimal": (False, None),
+}
+LC_COLUMNS = [*WINRATE_COLUMNS, "length_controlled_winrate", "lc_standard_error"]
+COEF_COLUMNS = ["length_coef", "difficulty_coef", "model_coef"]
 
 
+@dataclass(frozen=True)
+class LCInputs:
+    """Auxiliary inputs of the GLM: alpaca_eval's ``df_gamed.csv`` and/or a difficulty table."""
+
+    gamed: pd.DataFrame | None = None
+    difficulty: pd.Series | None = None  # indexed by row position (AlpacaEval) or question_id
+
+
+def load_lc_inputs(
+    gamed: str | Path | None = None, difficulty: str | Path | None = None
+) -> LCInputs:
+    """Read ``df_gamed.csv`` (columns ``model, index, preference, std_delta_len,
+    instruction_difficulty, not_gamed_baseline``) and/or ``instruction_difficulty.csv``
+    (first column the index, second the difficulty)."""
+    g = pd.read_csv(gamed).drop(columns=["model"]) if gamed else None
+    d = pd.read_csv(difficulty, index_col=0).squeeze("columns") if difficulty else None
+    return LCInputs(g, d)
+
+
+# ------------------------------------------------------------------ L1 logistic regression
+def _l1_objective(uv, x, p, w, c, scale):
+    k = x.shape[1]
+    beta = uv[:k] - uv[k:]
+    z = x @ beta
+    loss = np.dot(w, p * np.logaddexp(0.0, -z) + (1.0 - p) * np.logaddexp(0.0, z))
+    g = x.T @ (w * (expit(z) - p))
+    f = (uv.sum() + c * loss) / scale
+    grad = np.concatenate([1.0 + c * g, 1.0 - c * g]) / scale
+    return f, grad
+
+
+def _newton_polish(beta, x, p, w, c):
+    """Newton steps on the non-zero coordinates (the L1 term is linear there)."""
+    for _ in range(20):
+        act = np.flatnonzero(beta != 0)
+        if act.size == 0:
+            return beta
+        z = x @ beta
+        q = expit(z)
+        g = c * (x[:, act].T @ (w * (q - p))) + np.sign(beta[act])
+        h = c * (x[:, act].T * (w * q * (1 - q))) @ x[:, act]
+        try:
+            step = np.linalg.solve(h, g)
+        except np.linalg.LinAlgError:
+            return beta
+        new = beta.copy()
+        new[act] -= step
+        if np.any(np.sign(new[act]) != np.sign(beta[act])):
+            return beta  # the active set would change: keep the first-order solution
+        beta = new
+        if np.max(np.abs(step)) < 1e-15 * (1 + np.max(np.abs(beta))):
+            break
+    return beta
+
+
+def fit_l1_logistic(x: np.ndarray, p: np.ndarray, w: np.ndarray, c: float) -> np.ndarray:
+    """``argmin ||beta||_1 + c * sum_i w_i * logloss(p_i, sigmoid(x_i beta))`` (soft targets)."""
+    k = x.shape[1]
+    scale = max(c * float(w.sum()), 1e-12)
+    res = minimize(
+        _l1_objective,
+        np.zeros(2 * k),
+        args=(x, p, w, c, scale),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0, None)] * (2 * k),
+        options={"maxiter": 10_000, "ftol": 1e-16, "gtol": 1e-13, "maxcor": 20},
+    )
+    beta = res.x[:k] - res.x[k:]
+    beta[np.abs(beta) < 1e-12] = 0.0
+    return _newton_polish(beta, x, p, w, c)
+
+
+def fit_l1_liblinear(
+    x: np.ndarray,
+    p: np.ndarray,
+    w: np.ndarray,
+    c: float,
+    random_state: np.random.RandomState | None = None,
+) -> np.ndarray:
+    """The same problem solved by liblinear as alpaca_eval does (scikit-learn's
+    ``LogisticRegression(penalty="l1", solver="liblinear", tol=1e-4, random_state=123)`` on the
+    rows doubled into ``y = 1`` / ``y = 0`` copies): liblinear stops at its own tolerance, so
+    this reproduces alpaca_eval's numbers to the last digit rather than the exact optimum.
+    liblinear's seed is one draw from ``random_state`` (a fresh ``RandomState(123)`` by
+    default); scikit-learn's CV path draws once per C from one ``RandomState(123)`` per fold."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    m = len(p)
+    xd = np.vstack([x, x])
+    yd = np.concatenate([np.ones(m, int), np.zeros(m, int)])
+    wd = np.concatenate([p * w, (1.0 - p) * w])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = LogisticRegression(
+            penalty="l1",
+            solver="liblinear",
+            C=c,
+            fit_intercept=False,
+            dual=False,
+            tol=1e-4,
+            random_state=random_state or np.random.RandomState(123),
+        )
+        model.fit(xd, yd, sample_weight=wd)
+    return np.asarray(model.coef_[0], float)
+
+
+def _solver(name: str):
+    if name == "exact":
+        return fit_l1_logistic
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        if name == "liblinear":
+            raise
+        return fit_l1_logistic
+    return fit_l1_liblinear
+
+
+def _cv_scores(x, p, w, folds, fit) -> np.ndarray:
+    """Minus the weighted log-loss of each held-out fold (rows) for each C (columns)."""
+    out = np.zeros((N_SPLITS, len(CS)))
+    for f in range(N_SPLITS):
+        test = folds == f
+        rs = np.random.RandomState(123)  # one per fold, one draw per C (scikit-learn's path)
+        for k, c in enumerate(CS):
+            beta = (
+                fit(x[~test], p[~test], w[~test], c, rs)
+                if fit is fit_l1_liblinear
+                else fit(x[~test], p[~test], w[~test], c)
+            )
+            q = np.clip(expit(x[test] @ beta), 1e-15, 1 - 1e-15)
+            out[f, k] = np.mean(w[test] * (p[test] * np.log(q) + (1 - p[test]) * np.log(1 - q)))
+    return out
+
+
+def fit_glm_cv(
+    x: np.ndarray, p: np.ndarray, w: np.ndarray, solver: str = "auto"
+) -> tuple[np.ndarray, float]:
+    """alpaca_eval's ``fit_LogisticRegressionCV`` (soft targets): best C by grouped 5-fold CV.
+
+    ``solver``: ``liblinear`` (scikit-learn, alpaca_eval's own solver and tolerance),
+    ``exact`` (ours, to machine precision) or ``auto`` (liblinear when scikit-learn is installed).
+    """
+    fit = _solver(solver)
+    m = len(p)
+    folds = (m - 1 - np.arange(m)) % N_SPLITS  # GroupKFold with equal-sized groups, rows in order
+    scores = _cv_scores(x, p, w, folds, fit).sum(axis=0)
+    best = float(CS[int(np.argmax(scores))])
+    return fit(x, p, w, best), best
+
+
+# ------------------------------------------------------------------ per-model GLM
+def alpaca_length_controlled(
+    len_baseline: np.ndarray,
+    len_model: np.ndarray,
+    preference: np.ndarray,
+    difficulty: np.ndarray | None,
+    gamed: pd.DataFrame | None = None,
+    reg_lambda: float | None = 0.2,
+    solver: str = "auto",
+) -> dict[str, float]:
+    """LC win rate of one model's rows (in the order of its annotations file).
+
+    Args:
+        len_baseline: characters of ``output_1`` per row.
+        len_model: characters of ``output_2`` per row.
+        preference: AlpacaEval preference per row (1 baseline, 2 model; NaN = failed).
+        difficulty: instruction difficulty per row, or None (the minimal GLM).
+        gamed: ``df_gamed.csv`` rows (without ``model``) to regularise towards, or None.
+        reg_lambda: weight of the gamed rows is ``reg_lambda / 2``.
+        solver: see :func:`fit_glm_cv`.
+
+    Returns:
+        ``length_controlled_winrate``, ``lc_standard_error`` and the three coefficients.
+    """
+    delta = pd.Series(np.asarray(len_baseline, float) - np.asarray(len_model, float))
+    std_delta = (delta / delta.std()).to_numpy()
+    p = pd.Series(preference, dtype=float).replace({0.0: 1.5}).to_numpy() - 1.0
+    n = len(p)
+    diff = np.zeros(n) if difficulty is None else np.asarray(difficulty, float)
+    x = np.column_stack([np.tanh(std_delta), diff, np.ones(n)])
+    w = np.ones(n)
+    if gamed is not None and reg_lambda:
+        gx = np.column_stack(
+            [
+                np.tanh(gamed["std_delta_len"].to_numpy(float)),
+                gamed["instruction_difficulty"].to_numpy(float)
+                if difficulty is not None
+                else np.zeros(len(gamed)),
+                gamed["not_gamed_baseline"].astype(float).to_numpy(),
+            ]
+        )
+        x = np.vstack([gx, x])
+        p = np.concatenate([gamed["preference"].to_numpy(float), p])
+        w = np.concatenate([np.full(len(gamed), reg_lambda / 2), w])
+    keep = ~np.isnan(p)
+    if difficulty is None:
+        x = x[:, [0, 2]]
+    beta, c = fit_glm_cv(x[keep], p[keep], w[keep], solver)
+    if difficulty is None:
+        beta = np.array([beta[0], 0.0, beta[1]])
+    q = expit(beta[1] * diff + beta[2])
+    return {
+        "length_controlled_winrate": float(q.mean() * 100),
+        "lc_standard_error": float(pd.Series(q).sem() * 100),
+        "length_coef": float(beta[0]),
+        "difficulty_coef": float(beta[1]),
+        "model_coef": float(beta[2]),
+        "C": c,
+    }
+
+
+# ------------------------------------------------------------------ approximated difficulty
 def _softplus(z: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, z)
-
-
-def _length_feature(df: pd.DataFrame) -> np.ndarray:
-    """``tanh(dlen / std(dlen))`` with the std taken per model, as AlpacaEval does."""
-    dlen = (df["len_model"] - df["len_baseline"]).astype(float)
-    std = dlen.groupby(df["model"]).transform(lambda s: s.std(ddof=1))
-    std = std.where(std > 0, np.nan)
-    return np.tanh((dlen / std).fillna(0.0).to_numpy())
 
 
 def _joint_loss(params, mi, qi, t, y, n_m, n_q, l2_q, l2):
@@ -56,23 +297,21 @@ def _joint_loss(params, mi, qi, t, y, n_m, n_q, l2_q, l2):
         ]
     )
     pen = 0.5 * (l2 * (psi @ psi + theta @ theta) + l2_q * gamma @ gamma)
-    n = len(y)
-    return (loss + pen) / n, grad / n
+    return (loss + pen) / len(y), grad / len(y)
 
 
 def instruction_difficulty(oriented: pd.DataFrame, difficulty_l2: float = 1.0) -> pd.Series:
-    """Per-instruction fixed effect on the log-odds of beating the baseline.
+    """Per-instruction difficulty estimated from the annotations in hand (an approximation).
 
-    Args:
-        oriented: output of :func:`arena.ratings.winrate.baseline_preferences` with lengths.
-        difficulty_l2: L2 (prior precision) on the effects.
-
-    Returns:
-        Series indexed by ``question_id`` (higher = easier to beat the baseline).
+    A joint logistic fit over all models, ``logit = psi_m + theta_m * tanh(dlen / std_m) +
+    gamma_q``, with an N(0, 1) prior on ``gamma``; returns ``gamma`` indexed by ``question_id``
+    (its sign does not matter: the GLM fits a coefficient on it).
     """
     mi, models = pd.factorize(oriented["model"])
     qi, questions = pd.factorize(oriented["question_id"])
-    t = _length_feature(oriented)
+    dlen = (oriented["len_model"] - oriented["len_baseline"]).astype(float)
+    std = dlen.groupby(oriented["model"]).transform(lambda s: s.std(ddof=1))
+    t = np.tanh((dlen / std.where(std > 0)).fillna(0.0).to_numpy())
     y = oriented["preference"].to_numpy(float) - 1.0
     n_m, n_q = len(models), len(questions)
     res = minimize(
@@ -86,71 +325,130 @@ def instruction_difficulty(oriented: pd.DataFrame, difficulty_l2: float = 1.0) -
     return pd.Series(res.x[2 * n_m :], index=questions, name="difficulty")
 
 
-def _glm_loss(beta, x, y, l2):
-    z = x @ beta
-    loss = np.sum(y * _softplus(-z) + (1 - y) * _softplus(z)) + 0.5 * l2 * beta @ beta
-    return loss / len(y), (x.T @ (expit(z) - y) + l2 * beta) / len(y)
-
-
-def _fit_glm(t: np.ndarray, gamma: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
-    x = np.column_stack([t, gamma, np.ones_like(t)])
-    res = minimize(
-        _glm_loss,
-        np.zeros(3),
-        args=(x, y, l2),
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": 1000, "ftol": 1e-14, "gtol": 1e-10},
+# ------------------------------------------------------------------ battles table entry point
+def _oriented(battles: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Rows against ``baseline`` as (model, preference, len_baseline, len_model, position, qid);
+    the baseline's rows against itself are kept (model = baseline)."""
+    pref = (
+        battles["preference"].astype(float)
+        if "preference" in battles.columns
+        else 2.0
+        - battles["winner"].map({"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5})
     )
-    return res.x  # theta (length), phi (difficulty), psi (model)
+    base_first = battles["model_a"] == baseline
+    base_second = (battles["model_b"] == baseline) & ~base_first
+    keep = base_first | base_second
+    qid = (
+        battles["question_id"]
+        if "question_id" in battles.columns
+        else pd.Series(np.arange(len(battles)))
+    )
+    out = pd.DataFrame(
+        {
+            "model": np.where(base_first, battles["model_b"], battles["model_a"]),
+            "preference": np.where(base_first, pref, 3.0 - pref),
+            "len_baseline": np.where(base_first, battles["len_a"], battles["len_b"]),
+            "len_model": np.where(base_first, battles["len_b"], battles["len_a"]),
+            "question_id": qid.to_numpy(),
+        },
+        index=battles.index,
+    )
+    out = out[keep.to_numpy()]
+    if "position" in battles.columns:
+        out["position"] = battles.loc[out.index, "position"].to_numpy()
+    else:
+        out["position"] = out.groupby("model").cumcount().to_numpy()
+    return out.reset_index(drop=True)
+
+
+def _difficulty_for(g: pd.DataFrame, inputs: LCInputs, estimated: pd.Series | None) -> np.ndarray:
+    if inputs.gamed is not None:  # as alpaca_eval: first row per `index`, looked up by position
+        table = inputs.gamed.drop_duplicates("index")["instruction_difficulty"]
+        return table.loc[g["position"].to_numpy()].to_numpy(float)
+    if inputs.difficulty is not None:
+        key = "position" if inputs.difficulty.index.dtype.kind in "iu" else "question_id"
+        return inputs.difficulty.loc[g[key].to_numpy()].to_numpy(float)
+    # instructions no model has a preference on get the prior mean
+    return estimated.reindex(g["question_id"].to_numpy()).fillna(0.0).to_numpy(float)  # type: ignore[union-attr]
 
 
 def length_controlled_win_rate(
     battles: pd.DataFrame,
     baseline: str,
     *,
-    l2: float = 0.1,
-    difficulty_l2: float = 1.0,
+    glm: str = "length_controlled_v1",
+    inputs: LCInputs | None = None,
 ) -> pd.DataFrame:
-    """Win rates plus the length-controlled win rate of every model against ``baseline``.
+    """Win rates plus AlpacaEval's length-controlled win rate of every model vs ``baseline``.
 
     Args:
-        battles: battles with ``len_a``/``len_b`` and ``question_id`` (instruction); a
-            ``preference`` column is used when present (see :mod:`arena.ratings.winrate`).
+        battles: battles with ``len_a``/``len_b``, ``preference`` (or ``winner``), optional
+            ``question_id`` and ``position`` (the row's index in the model's annotations file).
         baseline: the reference model (AlpacaEval's ``generator_1``).
-        l2: L2 penalty on each model's GLM coefficients.
-        difficulty_l2: prior precision of the instruction difficulties.
+        glm: one of :data:`GLMS`.
+        inputs: ``df_gamed.csv`` and/or instruction difficulties (see :func:`load_lc_inputs`).
 
     Returns:
-        DataFrame indexed by model with :data:`~arena.ratings.winrate.WINRATE_COLUMNS`,
-        ``length_controlled_winrate`` and the GLM coefficients ``length_coef``,
-        ``difficulty_coef``, ``model_coef``; best LC first.
+        DataFrame indexed by model with :data:`LC_COLUMNS` and the GLM coefficients, best LC
+        first; ``attrs["notes"]`` lists what was approximated because an input was missing.
     """
+    if glm not in GLMS:
+        raise ValueError(f"unknown GLM {glm!r}; expected one of {sorted(GLMS)}")
     if not {"len_a", "len_b"} <= set(battles.columns):
         raise ValueError("length-controlled win rate needs len_a and len_b columns")
-    if "question_id" not in battles.columns:
-        battles = battles.assign(question_id=np.arange(len(battles)))
-    oriented = baseline_preferences(battles, baseline)
-    oriented = oriented[oriented["preference"].notna()].reset_index(drop=True)
+    inputs = inputs or LCInputs()
+    use_diff, reg = GLMS[glm]
+    oriented = _oriented(battles, baseline)
     if oriented.empty:
-        raise KeyError(f"baseline {baseline!r} appears in no battle with a preference")
-    gamma = instruction_difficulty(oriented, difficulty_l2)
-    oriented["t"] = _length_feature(oriented)
+        raise KeyError(f"baseline {baseline!r} appears in no battle")
+    notes: list[str] = []
+    estimated = None
+    if use_diff and inputs.gamed is None and inputs.difficulty is None:
+        others = oriented[(oriented["model"] != baseline) & oriented["preference"].notna()]
+        estimated = instruction_difficulty(others) if not others.empty else None
+        notes.append(
+            "instruction difficulty estimated from these annotations (alpaca_eval reads it "
+            "from df_gamed.csv; pass --gamed or --difficulty)"
+        )
+    if reg and inputs.gamed is None:
+        notes.append(
+            "no regularisation towards the gamed baselines (alpaca_eval's df_gamed.csv; "
+            "pass --gamed)"
+        )
     rows = {}
-    for model, g in oriented.groupby("model"):
-        gq = gamma.loc[g["question_id"]].to_numpy()
-        y = g["preference"].to_numpy(float) - 1.0
-        coef = _fit_glm(g["t"].to_numpy(), gq, y, l2)
-        lc = 100.0 * float(np.mean(expit(coef[2] + coef[1] * gq)))
-        rows[model] = {
-            **describe_preferences(g["preference"]),
-            "length_controlled_winrate": lc,
-            "length_coef": coef[0],
-            "difficulty_coef": coef[1],
-            "model_coef": coef[2],
-        }
-    cols = [*WINRATE_COLUMNS, "length_controlled_winrate"]
-    df = pd.DataFrame.from_dict(rows, orient="index")
-    df = df[cols + ["length_coef", "difficulty_coef", "model_coef"]]
+    for model, g in oriented.groupby("model", sort=True):
+        stats = describe_preferences(g["preference"])
+        if model == baseline:
+            q = np.full(len(g), 0.5)
+            lc = {
+                "length_controlled_winrate": 50.0,
+                "lc_standard_error": float(pd.Series(q).sem() * 100),
+                "length_coef": 0.0,
+                "difficulty_coef": 0.0,
+                "model_coef": 0.0,
+            }
+        else:
+            diff = (
+                _difficulty_for(g, inputs, estimated)
+                if use_diff
+                and (
+                    estimated is not None
+                    or inputs.gamed is not None
+                    or inputs.difficulty is not None
+                )
+                else None
+            )
+            lc = alpaca_length_controlled(
+                g["len_baseline"].to_numpy(float),
+                g["len_model"].to_numpy(float),
+                g["preference"].to_numpy(float),
+                diff,
+                inputs.gamed,
+                reg,
+            )
+        rows[model] = {**stats, **lc}
+    df = pd.DataFrame.from_dict(rows, orient="index")[LC_COLUMNS + COEF_COLUMNS]
     df.index.name = "model"
-    return df.sort_values("length_controlled_winrate", ascending=False)
+    df = df.sort_values("length_controlled_winrate", ascending=False)
+    df.attrs["notes"] = notes
+    return df
