@@ -166,9 +166,9 @@ class EvalRun:
                     model.identity,
                     time.perf_counter() - t0,
                 )
-                cfg = config.model_copy(update=_spec_settings(spec, config))
+                cfg = config.model_copy(update=spec_settings(spec, config))
                 for ds in datasets:
-                    n = len(ds.samples[: cfg.limit] if cfg.limit else ds.samples)
+                    n = len(ds.limited(cfg.limit))
                     task = bar.add_task(f"{spec.label} / {ds.name}", total=n)
                     stats = InferStats()
                     rows = evaluate_dataset(
@@ -240,21 +240,21 @@ class EvalRun:
         self.store.close()
 
 
-def _spec_settings(spec: Any, config: Any) -> dict[str, Any]:
-    """What a model spec says about evaluation (OpenCompass keeps these in the model config)."""
+def spec_settings(spec: Any, config: Any) -> dict[str, Any]:
+    """What a model spec says about evaluation (OpenCompass keeps these in the model config):
+    gen temperature, max_out_len (when given) and, for local models, a meta template.
+    Settings given on the command line win."""
     out: dict[str, Any] = {}
-    if (
-        "temperature" not in config.model_fields_set
-        and getattr(spec, "temperature", None) is not None
-    ):
+    if "temperature" not in config.model_fields_set and getattr(spec, "temperature", None) is not None:
         out["temperature"] = spec.temperature
-    if config.meta_template is None and getattr(spec, "meta_template", None) is not None:
+    if config.max_out_len is None and "max_out_len" in spec.model_fields_set:
+        out["max_out_len"] = spec.max_out_len
+    # an API model's meta template only maps roles (api_role): its chat format is the server's
+    if config.meta_template is None and spec.meta_template is not None and spec.backend == "hf":
         from objective.templates import MetaTemplate
 
         mt = spec.meta_template  # OpenCompass's form also has generate/api_role/eos_token_id keys
-        rounds = [
-            {k: r[k] for k in ("role", "begin", "end") if k in r} for r in mt.get("round", [])
-        ]
+        rounds = [{k: r[k] for k in ("role", "begin", "end") if k in r} for r in mt.get("round", [])]
         out["meta_template"] = MetaTemplate.model_validate({"round": rounds})
     return out
 

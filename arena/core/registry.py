@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from arena.core.config import LineMap, load_yaml, validate
 from arena.core.errors import ConfigError, UnknownNameError
@@ -33,8 +33,47 @@ def user_dir() -> Path:
     return Path(os.environ.get("ARENA_HOME") or Path.home() / ".config" / "arena")
 
 
+# OpenCompass model-config keys -> ours (`opencompass/models/*.py`, `configs/models/`).
+OPENCOMPASS_ALIASES = {"openai_api_base": "base_url", "query_per_second": "qps", "retry": "max_retries"}
+
+
+def _opencompass_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """Accept a model written as in an OpenCompass config (abbr, path, key, openai_api_base,
+    query_per_second, retry, max_out_len, max_seq_len, batch_size, temperature, meta_template,
+    run_cfg.num_gpus, type)."""
+    data = dict(data)
+    kind = str(data.pop("type", "") or "")
+    if kind and "backend" not in data:  # OpenCompass names classes: OpenAI, OpenAISDK, HuggingFace...
+        data["backend"] = "openai" if "openai" in kind.lower() or "api" in kind.lower() else "hf"
+    for alias, ours in OPENCOMPASS_ALIASES.items():
+        if alias in data:
+            value = data.pop(alias)
+            if ours in data and data[ours] != value:
+                raise ValueError(f"'{alias}' and '{ours}' are the same setting; give one")
+            data[ours] = value
+    if isinstance(data.get("base_url"), str):  # OpenCompass gives the full endpoint URL
+        data["base_url"] = re.sub(r"/(chat/)?completions/?$", "", data["base_url"])
+    run_cfg = data.pop("run_cfg", None)
+    if isinstance(run_cfg, dict) and "num_gpus" in run_cfg:
+        data.setdefault("num_gpus", run_cfg["num_gpus"])
+    if "key" in data:  # 'ENV' reads $OPENAI_API_KEY, 'ENV:NAME' reads $NAME, anything else is the key
+        key = str(data.pop("key"))
+        if key.startswith("ENV:") or key.startswith("$"):
+            data["api_key_env"] = key.split(":", 1)[1] if key.startswith("ENV:") else key[1:]
+        elif key != "ENV":
+            data["api_key"] = key
+    if data.get("backend") == "openai" and data.get("path") and not data.get("model"):
+        data["model"] = data.pop("path")  # an API model's `path` is its model id
+    if "name" not in data and (data.get("abbr") or data.get("path") or data.get("model")):
+        data["name"] = data.get("abbr") or Path(str(data.get("path") or data.get("model"))).name
+    return data
+
+
 class ModelSpec(BaseModel):
-    """How to reach one model: a local HF folder or an OpenAI-compatible API."""
+    """How to reach one model: a local HF folder or an OpenAI-compatible API.
+
+    OpenCompass's model keys are accepted as aliases (see `_opencompass_keys`).
+    """
 
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -52,6 +91,7 @@ class ModelSpec(BaseModel):
     model: str | None = None
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
+    api_key: SecretStr | None = None  # from OpenCompass's `key`; never printed or stored
     concurrency: int = 8
     qps: float | None = None
     max_retries: int = 4
@@ -63,6 +103,13 @@ class ModelSpec(BaseModel):
     max_seq_len: int = 2048
     max_out_len: int = 512
     batch_size: int = 8
+    temperature: float | None = None  # gen sampling temperature (None: greedy)
+    meta_template: dict[str, Any] | None = None  # OpenCompass's {round: [{role, begin, end}, ...]}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        return _opencompass_keys(data) if isinstance(data, dict) else data
 
     @model_validator(mode="after")
     def _check(self) -> ModelSpec:

@@ -88,6 +88,7 @@ def _build(spec: ModelSpec, cache: Cache | None, rate_limit_dir: str | Path | No
         model=spec.model or spec.name,
         base_url=spec.base_url,
         api_key_env=spec.api_key_env,
+        api_key=spec.api_key.get_secret_value() if spec.api_key else None,
         concurrency=spec.concurrency,
         qps=spec.qps,
         max_retries=spec.max_retries,

@@ -18,7 +18,9 @@ def main() -> None:
     diff = max(abs(-a - b) for x, y in zip(ours["nll"], lm_ll) for a, b in zip(x, y))
     t_ours, t_lm = float(t_ours), float(t_lm)
     print(f"questions: {len(rows)} (ours {len(ours['nll'])})")
-    print(f"accuracy: arena {ours['acc']:.1f}%   lm-eval {lm_acc:.1f}%")
+    same = sum(min(range(len(x)), key=x.__getitem__) == max(range(len(y)), key=y.__getitem__)
+               for x, y in zip(ours["nll"], lm_ll))
+    print(f"accuracy: arena {ours['acc']:.1f}%   lm-eval {lm_acc:.1f}%   same answer on {same}/{len(rows)}")
     print(f"max |loglik arena - lm-eval| per option: {diff:.2e}")
     print(f"wall time (process, incl. model load): arena {t_ours:.1f} s   lm-eval {t_lm:.1f} s   "
           f"speed-up x{t_lm / t_ours:.1f}")
