@@ -81,27 +81,6 @@ def _file_result(
     return out
 
 
-def store_result(store: Any, run: str | None = None, judge: str | None = None) -> dict[str, dict]:
-    """Per judge source: its agreement with the human votes in `store` (see arena.agreement_data)."""
-    from arena.agreement_data import store_rows
-    from arena.ratings.agreement import label_agreement
-
-    data = store_rows(store, run, judge)
-    out: dict[str, dict] = {}
-    if data.rows.empty:
-        return out
-    for src, (col, first, second) in data.judges.items():
-        res = label_agreement(data.rows, data.human_cols, col).as_dict()
-        both = label_agreement(data.rows, data.human_cols, first, second)  # type: ignore[arg-type]
-        res.update(
-            consistency=both.as_dict()["consistency"],
-            agreement_both=both.as_dict()["agreement_both"],
-            n_swapped=both.n_swapped,
-        )
-        out[src] = res
-    return out
-
-
 def agreement(
     file: Path = typer.Argument(
         None, help="JSON or JSONL file, one object per item; omit to read the store."
@@ -143,6 +122,8 @@ def agreement(
     from arena.core.store import Store
 
     st = Store(store or os.environ.get("ARENA_STORE", "outputs/arena.sqlite"))
+    from arena.agreement_data import store_result
+
     res = store_result(st, run, judge)
     if not res:
         raise ConfigError(f"no judge verdict shares an item with a human vote in {st.url}")

@@ -255,3 +255,23 @@ def store_rows(store: Any, run: str | None = None, judge: str | None = None) -> 
     out = StoreAgreementRows(pd.DataFrame(rows), raters)
     out.judges = {s: (s, s + " #1", s + " #2") for s in sources}
     return out
+
+
+def store_result(store: Any, run: str | None = None, judge: str | None = None) -> dict[str, dict]:
+    """Per judge source: its agreement with the human votes in `store` (see arena.agreement_data)."""
+    from arena.ratings.agreement import label_agreement
+
+    data = store_rows(store, run, judge)
+    out: dict[str, dict] = {}
+    if data.rows.empty:
+        return out
+    for src, (col, first, second) in data.judges.items():
+        res = label_agreement(data.rows, data.human_cols, col).as_dict()
+        both = label_agreement(data.rows, data.human_cols, first, second)  # type: ignore[arg-type]
+        res.update(
+            consistency=both.as_dict()["consistency"],
+            agreement_both=both.as_dict()["agreement_both"],
+            n_swapped=both.n_swapped,
+        )
+        out[src] = res
+    return out

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from arena.report.build import ReportData, ReportPaths, build_report, compute_report
+from arena.report.build import build_report, compute_report
+from arena.report.data import ReportData, ReportPaths
 from arena.report.tables import ReportTable
 
 __all__ = ["ReportData", "ReportPaths", "ReportTable", "build_report", "compute_report"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,43 +11,18 @@ import pandas as pd
 
 from arena.core.store import Store
 from arena.report import tables as T
+from arena.report.data import ReportData, ReportPaths
 from arena.report.tables import ReportTable
 
 # Decimals per column name, shared by every table (and so by every output format).
 DECIMALS = {
     "rating": 1, "ci low": 1, "ci high": 1, "win rate %": 1, "lc win rate %": 1,
-    "score": 2, "parse fail %": 1, "flip %": 1, "kappa vs human": 3,
-    "agree % vs human": 1, "cost": 4, "latency s": 2, "seconds": 1,
+    "wr ci low": 1, "wr ci high": 1, "win rate": 3,
+    "score": 2, "parse fail %": 1, "flip %": 1, "first shown wins %": 1, "kappa vs human": 3,
+    "agree % vs human": 1, "cost": 4, "cost paid": 4, "saved by cache": 4, "latency s": 2, "seconds": 1,
+    "accuracy %": 1, "precision": 3, "recall": 3, "f1": 3, "kappa": 3, "consistency %": 1,
+    "agree both orders %": 1, "agree %": 1,
 }
-
-
-@dataclass
-class ReportPaths:
-    """Where the report files were written."""
-
-    out_dir: Path
-    html: Path
-    csv: Path
-    txt: Path
-    md: Path
-
-
-@dataclass
-class ReportData:
-    """Everything the writers need: the tables plus what the charts draw."""
-
-    run: str | None
-    generated: str
-    tables: list[ReportTable]
-    leaderboards: dict[str, pd.DataFrame] = field(default_factory=dict)
-    win_matrices: dict[str, pd.DataFrame] = field(default_factory=dict)
-    stages: pd.DataFrame = field(default_factory=pd.DataFrame)
-    config_yaml: str = ""
-    counts: dict[str, int] = field(default_factory=dict)
-    baseline: str | None = None
-
-    def section(self, section: str) -> list[ReportTable]:
-        return [t for t in self.tables if t.section == section]
 
 
 def _slug(text: str) -> str:
@@ -75,25 +49,38 @@ def _objective_tables(frames: T.Frames, groups: dict | None) -> list[ReportTable
 
 def _subjective_tables(
     frames: T.Frames, baseline: str | None, n_bootstrap: int, seed: int
-) -> tuple[list[ReportTable], dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+) -> tuple[list[ReportTable], dict[str, pd.DataFrame], dict[str, pd.DataFrame], dict[str, pd.DataFrame],
+           dict[str, dict[str, str]]]:
     out: list[ReportTable] = []
     boards: dict[str, pd.DataFrame] = {}
     mats: dict[str, pd.DataFrame] = {}
+    rates_of: dict[str, pd.DataFrame] = {}
+    seps: dict[str, dict[str, str]] = {}
     for source, battles in T.battle_sources(frames.battles):
         label = T.source_label(source)
         kind = "judge" if source.startswith("judge:") else source
-        lb = T.leaderboard(battles, baseline=baseline, n_bootstrap=n_bootstrap, seed=seed)
-        boards[label] = lb
+        rates = T.win_rates(battles, n_bootstrap=n_bootstrap, seed=seed)
+        lb = T.leaderboard(battles, baseline=baseline, n_bootstrap=n_bootstrap, seed=seed, rates=rates)
+        boards[label], rates_of[label] = lb, rates
+        seps[label] = T.separation(battles)
         note = f"Bradley-Terry, 95% bootstrap CI ({n_bootstrap} rounds); {len(battles)} battles."
         if "win rate %" in lb.columns:
-            note += f" Win rates (%) against {baseline}, ties count half."
+            note += (f" Win rate % against {baseline} (weighted, the heatmap's definition: "
+                     f"{T.WIN_RATE_DEFINITION}) with its 95% bootstrap CI over questions (wr ci).")
+        if "lc win rate %" in lb.columns:
+            note += " LC: AlpacaEval's length-controlled win rate (its own, unweighted definition)."
+        if seps[label]:
+            note += (" ⚠ Separation: the models marked never lost (or never won) against a group of "
+                     "others, so their ratings are not identified and only the fit's L2 penalty holds them.")
+        if lb["warning"].isna().all():
+            lb = lb.drop(columns="warning")
         title = f"Leaderboard: {label}" + (" (judge)" if kind == "judge" else "")
         out.append(_table(f"table-subjective-{_slug(label)}", "subjective", title, lb, note))
-        mats[label] = T.win_matrix(battles)
-        out.append(_table(f"table-winrate-{_slug(label)}", "winrate", f"Win rate: {label}",
-                          mats[label], "Share of battles the row model won against the column "
-                          "model (ties count half); '-' = never met."))
-    return out, boards, mats
+        mats[label] = T.win_matrix_from(rates)
+        out.append(_table(f"table-winrate-{_slug(label)}", "winrate", f"Win rate: {label}", rates,
+                          f"Win rate of the model against the opponent, weighted. {T.WIN_RATE_DEFINITION} "
+                          f"95% bootstrap CI over questions ({n_bootstrap} rounds)."))
+    return out, boards, mats, rates_of, seps
 
 
 def _score_tables(frames: T.Frames, n_bootstrap: int, seed: int) -> list[ReportTable]:
@@ -109,17 +96,33 @@ def _score_tables(frames: T.Frames, n_bootstrap: int, seed: int) -> list[ReportT
     return out
 
 
-def _judge_tables(frames: T.Frames) -> list[ReportTable]:
-    if frames.judgments.empty:
-        return []
-    out = [_table("table-judges", "judges", "Judge diagnostics",
-                  T.judge_diagnostics(frames.judgments, frames.battles, frames.judgment_records),
-                  "Rates in %. Flip rate: verdict changes when the two answers swap places. "
-                  "Kappa: Cohen's kappa against human votes on the same battles.")]
-    ex = T.parse_failure_examples(frames.judgments)
-    if len(ex):
-        out.append(_table("table-parse-failures", "judges", "Parse failures (examples)", ex,
-                          "Raw judge output, truncated."))
+def _judge_tables(frames: T.Frames, store: Store, run: str | None) -> list[ReportTable]:
+    out = []
+    if not frames.judgments.empty:
+        out.append(_table(
+            "table-judges", "judges", "Judge diagnostics",
+            T.judge_diagnostics(frames.judgments, frames.battles, frames.judgment_records),
+            "Rates in %. Flip rate: verdict changes when the two answers swap places; first shown "
+            "wins: share of decisive verdicts that picked the answer shown first (50% = no position "
+            "bias). Kappa: Cohen's kappa against human votes on the same battles. Cost paid: what "
+            "the stored judgments cost when they were made (USD); saved by cache: the price of the "
+            "calls the call cache answered instead."))
+    agree, note = T.human_agreement(store, run)
+    if len(agree):
+        out.append(_table("table-agreement", "judges", "Judges vs human votes", agree,
+                          "Against the human majority label per item (question, model pair, turn): "
+                          "accuracy, macro precision/recall/F1 over the labels, Cohen's kappa; "
+                          "consistency: the judge's two orders agree; agree both orders: both equal "
+                          "the human label (as `arena agreement --store`)." + note))
+    panels = T.panel_table(frames.battles)
+    if len(panels):
+        out.append(_table("table-panels", "judges", "Judge panels", panels,
+                          "Each judge's agreement with the panel's combined verdicts."))
+    if not frames.judgments.empty:
+        ex = T.parse_failure_examples(frames.judgments)
+        if len(ex):
+            out.append(_table("table-parse-failures", "judges", "Parse failures (examples)", ex,
+                              "Raw judge output, truncated."))
     return out
 
 
@@ -139,22 +142,29 @@ def compute_report(
 
     frames = T.load_frames(store, run)
     tables = _objective_tables(frames, groups)
-    subj, boards, mats = _subjective_tables(frames, baseline, n_bootstrap, seed)
-    tables += subj + _score_tables(frames, n_bootstrap, seed) + _judge_tables(frames)
+    subj, boards, mats, rates, seps = _subjective_tables(frames, baseline, n_bootstrap, seed)
+    tables += subj + _score_tables(frames, n_bootstrap, seed) + _judge_tables(frames, store, run)
     from arena.report.longctx import needle_tables
 
     tables += needle_tables(store, frames.results)  # needle heatmaps (objective.needle)
     stages = T.stage_table(stage_stats)
     if len(stages):
-        tables.append(_table("table-stages", "stages", "Tokens, cost and time per stage", stages))
+        tables.append(_table("table-stages", "stages", "Tokens, cost and time per stage", stages,
+                             "Cost: paid during this invocation; stored or cached work is not paid "
+                             "again (see the judge table for the cost paid for every judgment and "
+                             "the cost the cache saved)."))
     models = {r.model for r in frames.results} | set(frames.battles.get("model_a", []))
     models |= set(frames.battles.get("model_b", [])) | set(frames.scores.get("model", []))
     counts = {"models": len(models), "datasets": len({r.dataset for r in frames.results}),
               "battles": len(frames.battles),
               "scores": len(frames.scores), "judgments": len(frames.judgments)}
+    if not frames.judgments.empty:
+        saved = sum(float((j.extra or {}).get("cached_cost", 0.0)) for j in frames.judgment_records)
+        counts["judge cost paid"] = f"${float(frames.judgments['cost'].sum()):.4f}"
+        counts["saved by cache"] = f"${saved:.4f}"
     return ReportData(
         run=run, generated=time.strftime("%Y-%m-%d %H:%M:%S"), tables=tables,
-        leaderboards=boards, win_matrices=mats, stages=stages,
+        leaderboards=boards, win_matrices=mats, win_intervals=rates, separation=seps, stages=stages,
         config_yaml=config_yaml(config) if config else "", counts=counts, baseline=baseline,
     )
 

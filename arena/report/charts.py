@@ -24,7 +24,15 @@ PLOT_CONFIG = {"displaylogo": False, "responsive": True,
 
 
 def esc(value: object) -> str:
+    """Text for HTML (element content and attribute values)."""
     return html.escape(str(value), quote=True)
+
+
+def ptxt(value: object) -> str:
+    """Text for a plotly label, escaped once: plotly reads `<`, `>` and `&` as markup and
+    turns `&lt;`, `&gt;`, `&amp;` back into characters, but shows `&quot;` and `&#x27;`
+    literally, so quotes stay as they are."""
+    return html.escape(str(value), quote=False)
 
 
 class FigureWriter:
@@ -66,26 +74,34 @@ def objective_bars(table: pd.DataFrame, label_cols: list[str], decimals: int = 2
     colors = model_colors(models)
     fig = go.Figure()
     for m in models:
-        fig.add_bar(name=esc(m), x=[esc(v) for v in table["dataset"]], y=table[m], marker_color=colors[m],
-                    customdata=[f"{_num(v, decimals)} ({esc(k)})" for v, k in zip(table[m], table["metric"])],
+        fig.add_bar(name=ptxt(m), x=[ptxt(v) for v in table["dataset"]], y=table[m], marker_color=colors[m],
+                    customdata=[f"{_num(v, decimals)} ({ptxt(k)})" for v, k in zip(table[m], table["metric"])],
                     hovertemplate="%{x}<br>%{fullData.name}: %{customdata}<extra></extra>")
     fig.update_layout(barmode="group", height=380, yaxis_title="score",
                       bargap=0.25, bargroupgap=0.05)
     return fig
 
 
-def rating_errorbars(boards: dict[str, pd.DataFrame]) -> go.Figure | None:
-    """Bradley-Terry rating per model with its 95% CI, one marker colour per source."""
+def rating_errorbars(boards: dict[str, pd.DataFrame],
+                     separation: dict[str, dict[str, str]] | None = None) -> go.Figure | None:
+    """Bradley-Terry rating per model with its 95% CI, one marker colour per source.
+
+    A rating that is not identified (separation) is drawn as an open diamond and its hover
+    says why.
+    """
     if not boards:
         return None
+    separation = separation or {}
     order = list(next(iter(reversed(boards.values())))["model"])[::-1]  # combined, best on top
     fig = go.Figure()
     for i, (label, lb) in enumerate(boards.items()):
+        sep = separation.get(label, {})
         fig.add_scatter(
-            name=esc(label), y=[esc(m) for m in lb["model"]], x=lb["rating"], mode="markers", orientation="h",
-            marker={"size": 10, "color": PALETTE[i % len(PALETTE)]},
-            customdata=[f"{_num(r, 1)} [{_num(lo, 1)}, {_num(hi, 1)}]"
-                        for r, lo, hi in zip(lb["rating"], lb["ci low"], lb["ci high"])],
+            name=ptxt(label), y=[ptxt(m) for m in lb["model"]], x=lb["rating"], mode="markers", orientation="h",
+            marker={"size": 10, "color": PALETTE[i % len(PALETTE)],
+                    "symbol": ["diamond-open" if m in sep else "circle" for m in lb["model"]]},
+            customdata=[f"{_num(r, 1)} [{_num(lo, 1)}, {_num(hi, 1)}]" + (f"<br>⚠ {ptxt(sep[m])}" if m in sep else "")
+                        for m, r, lo, hi in zip(lb["model"], lb["rating"], lb["ci low"], lb["ci high"])],
             error_x={"type": "data", "symmetric": False, "array": lb["ci high"] - lb["rating"],
                      "arrayminus": lb["rating"] - lb["ci low"], "thickness": 1.5, "width": 4},
             hovertemplate="%{y}: %{customdata}<extra>%{fullData.name}</extra>",
@@ -95,23 +111,40 @@ def rating_errorbars(boards: dict[str, pd.DataFrame]) -> go.Figure | None:
     pad = 0.08 * (hi - lo) if hi > lo else 50.0
     fig.update_xaxes(range=[lo - pad, hi + pad])
     fig.update_layout(scattermode="group", scattergap=0.55, height=120 + 60 * len(order), xaxis_title="rating (Elo scale)",
-                      yaxis={"categoryorder": "array", "categoryarray": [esc(m) for m in order]})
+                      yaxis={"categoryorder": "array", "categoryarray": [ptxt(m) for m in order]})
     return fig
 
 
-def win_heatmap(matrix: pd.DataFrame, title: str) -> go.Figure:
-    """Row model's win share against the column model (cell text = the table's strings)."""
-    models = [esc(m) for m in matrix["model"]]
+def win_heatmap(matrix: pd.DataFrame, title: str, rates: pd.DataFrame | None = None) -> go.Figure:
+    """Row model's win rate against the column model (cell text = the table's strings), its
+    95% CI and battle count on hover. The height grows with the models; the width is the
+    container's (responsive), with a colour bar that stays inside the figure."""
+    names = list(matrix["model"])
+    models = [ptxt(m) for m in names]
     z = matrix.drop(columns="model").to_numpy(float)
     text = [[_num(v, 2) for v in row] for row in z]
+    hover = [["" for _ in names] for _ in names]
+    if rates is not None and len(rates):
+        pos = {m: k for k, m in enumerate(names)}
+        for r in rates.itertuples(index=False):
+            i, j = pos.get(r.model), pos.get(r.opponent)
+            if i is not None and j is not None:
+                hover[i][j] = f"{_num(r[2], 3)} [{_num(r[3], 3)}, {_num(r[4], 3)}], {r[5]} battles"
+    longest = max((len(m) for m in names), default=4)
     fig = go.Figure(go.Heatmap(
         z=z, x=models, y=models, zmin=0, zmax=1, zmid=0.5, colorscale="RdBu", text=text,
-        texttemplate="%{text}", hovertemplate="%{y} vs %{x}: %{text}<extra></extra>",
-        colorbar={"thickness": 10, "len": 0.8},
+        customdata=hover, texttemplate="%{text}",
+        hovertemplate="%{y} vs %{x}: %{customdata}<extra></extra>",
+        colorbar={"thickness": 10, "len": 0.9, "x": 1.0, "xanchor": "left", "xpad": 6,
+                  "title": {"text": "win rate", "side": "right"}},
     ))
-    fig.update_layout(title={"text": esc(title), "font": {"size": 14}}, height=140 + 50 * len(models),
-                      xaxis={"side": "bottom", "title": "opponent"},
-                      yaxis={"autorange": "reversed", "title": "model"})
+    vertical = len(models) > 6 or longest > 10  # long names stand upright: they never collide
+    labels = 7.5 * longest if vertical else 20  # the x labels' height, so the cells keep theirs
+    fig.update_layout(title={"text": ptxt(title), "font": {"size": 14}},
+                      height=int(150 + 44 * len(models) + labels),
+                      xaxis={"side": "bottom", "title": "opponent", "tickangle": -90 if vertical else 0,
+                             "constrain": "domain"},
+                      yaxis={"autorange": "reversed", "title": "model", "constrain": "domain"})
     return fig
 
 
@@ -121,7 +154,7 @@ def stage_bars(stages: pd.DataFrame) -> go.Figure | None:
     if df.empty:
         return None
     fig = go.Figure(go.Bar(
-        y=[esc(s) for s in df["stage"]], x=df["seconds"], orientation="h", marker_color=PALETTE[0],
+        y=[ptxt(s) for s in df["stage"]], x=df["seconds"], orientation="h", marker_color=PALETTE[0],
         customdata=[_num(v, 1) for v in df["seconds"]],
         hovertemplate="%{y}: %{customdata} s<extra></extra>",
     ))

@@ -8,8 +8,8 @@ something from outside fails loudly in the browser test instead of phoning home.
 from __future__ import annotations
 
 from arena.report import charts
-from arena.report.build import ReportData
 from arena.report.charts import esc
+from arena.report.data import ReportData
 from arena.report.style import CSS
 from arena.report.tables import OBJECTIVE_LABELS, ReportTable
 
@@ -107,20 +107,24 @@ def _subjective(data: ReportData, fig: charts.FigureWriter) -> str:
     tabs = data.section("subjective")
     if not tabs:
         return _empty("No pairwise battles in this run.")
-    chart = charts.rating_errorbars(data.leaderboards)
+    chart = charts.rating_errorbars(data.leaderboards, data.separation)
     return (fig(chart, "fig-ratings") if chart else "") + "".join(html_table(t) for t in tabs)
 
 
 def _winrate(data: ReportData, fig: charts.FigureWriter) -> str:
     if not data.win_matrices:
         return _empty("No pairwise battles in this run.")
+    from arena.report.tables import WIN_RATE_DEFINITION
+
+    # one heatmap per row: side by side, long model names and colour bars collided
     figs = "".join(
-        fig(charts.win_heatmap(m, label), f"fig-winrate-{i}")
+        fig(charts.win_heatmap(m, label, data.win_intervals.get(label)), f"fig-winrate-{i}")
         for i, (label, m) in enumerate(data.win_matrices.items())
     )
     tables = "".join(html_table(t) for t in data.section("winrate"))
-    return (f'<div class="grid">{figs}</div>'
-            f'<details><summary>Win-rate tables</summary><div class="grid">{tables}</div></details>')
+    return (f'<p class="note">{esc(WIN_RATE_DEFINITION)} Hover a cell for its 95% bootstrap CI.</p>'
+            f'<div class="heatmaps">{figs}</div>'
+            f'<details><summary>Win-rate tables (with CIs)</summary><div class="grid">{tables}</div></details>')
 
 
 def _scores(data: ReportData) -> str:

@@ -38,7 +38,9 @@ table.data td.long { white-space: normal; min-width: 280px; word-break: break-wo
 td.best { font-weight: 700; background: var(--best); }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(460px, 1fr)); gap: 8px 24px;
   align-items: start; }
-.figure { min-width: 0; }
+.figure { min-width: 0; overflow: hidden; }
+.heatmaps { display: flex; flex-direction: column; gap: 12px; }
+.heatmaps .figure { width: 100%; max-width: 900px; }
 .tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: 12px; }
 .tile { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; background: var(--stripe); }
 .tile-num { font-size: 24px; font-weight: 600; color: var(--accent); font-variant-numeric: tabular-nums; }

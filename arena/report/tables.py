@@ -168,13 +168,127 @@ def battle_sources(battles: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return out
 
 
+WIN_RATE_DEFINITION = (
+    "Win rate = share of the battle weight a model won, ties counting half. Weighted: a battle "
+    "counts its weight (1 unless the judge's scale says otherwise, e.g. 3 for a strong A>>B "
+    "verdict, 0.5 for each half of a split verdict, an AlpacaEval preference's fraction).")
+
+
+def _share_a(battles: pd.DataFrame) -> np.ndarray:
+    return battles["winner"].map({"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}).to_numpy(float)
+
+
+def win_rates(battles: pd.DataFrame, *, n_bootstrap: int = 200, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """``model | opponent | win rate | ci low | ci high | battles`` for every pair that met.
+
+    See :data:`WIN_RATE_DEFINITION`. The interval is a percentile bootstrap over the
+    pair's questions (a question's battles, e.g. both halves of a split verdict or several
+    turns, are resampled together).
+    """
+    cols = ["model", "opponent", "win rate", "ci low", "ci high", "battles"]
+    if battles.empty:
+        return pd.DataFrame(columns=cols)
+    a, b = battles["model_a"].astype(str).to_numpy(), battles["model_b"].astype(str).to_numpy()
+    w = battles["weight"].to_numpy(float) if "weight" in battles.columns else np.ones(len(battles))
+    s = _share_a(battles)
+    first = a <= b
+    unit = battles["question_id"].astype(str) + "|" + (battles["turn"].astype(str) if "turn" in battles.columns else "")
+    df = pd.DataFrame({"lo": np.where(first, a, b), "hi": np.where(first, b, a), "unit": unit.to_numpy(),
+                       "won": w * np.where(first, s, 1 - s), "tot": w, "n": 1})
+    df = df[np.isfinite(df["won"])]
+    units = df.groupby(["lo", "hi", "unit"], sort=True)[["won", "tot", "n"]].sum()
+    q = [(1 - level) / 2, 1 - (1 - level) / 2]
+    rows = []
+    for i, ((lo, hi), g) in enumerate(units.groupby(level=[0, 1], sort=True)):
+        won, tot = g["won"].to_numpy(), g["tot"].to_numpy()
+        if tot.sum() <= 0:
+            continue
+        point = float(won.sum() / tot.sum())
+        ci = (np.nan, np.nan)
+        if n_bootstrap > 0:
+            idx = np.random.default_rng([seed, i]).integers(0, len(won), (n_bootstrap, len(won)))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                boot = won[idx].sum(axis=1) / tot[idx].sum(axis=1)
+            ci = tuple(float(x) for x in np.nanquantile(boot, q))
+        n = int(g["n"].sum())
+        rows.append((lo, hi, point, ci[0], ci[1], n))
+        rows.append((hi, lo, 1 - point, 1 - ci[1], 1 - ci[0], n))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def win_matrix_from(rates: pd.DataFrame, column: str = "win rate") -> pd.DataFrame:
+    """A ``model`` column plus one column per opponent (NaN where they never met)."""
+    if rates.empty:
+        return pd.DataFrame(columns=["model"])
+    models = sorted(set(rates["model"]) | set(rates["opponent"]))
+    mat = rates.pivot(index="model", columns="opponent", values=column).reindex(index=models, columns=models)
+    out = mat.reset_index(names="model")
+    out.columns = [str(c) for c in out.columns]
+    return out
+
+
+def separation(battles: pd.DataFrame) -> dict[str, str]:
+    """Models whose Bradley-Terry rating is not identified, with why (empty when none).
+
+    The maximum-likelihood ratings exist only if the "won or tied against" graph is
+    strongly connected; otherwise a group that never lost to (never beat) the others gets a
+    rating held only by the fit's small L2 penalty, e.g. 3131 or -1131.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if battles.empty:
+        return {}
+    models = sorted(set(battles["model_a"].astype(str)) | set(battles["model_b"].astype(str)))
+    ix = {m: k for k, m in enumerate(models)}
+    i = battles["model_a"].astype(str).map(ix).to_numpy()
+    j = battles["model_b"].astype(str).map(ix).to_numpy()
+    s = _share_a(battles)
+    w = battles["weight"].to_numpy(float) if "weight" in battles.columns else np.ones(len(battles))
+    got_a, got_b = (s * w) > 0, ((1 - s) * w) > 0  # a took something from b / b from a
+    rows = np.concatenate([i[got_a], j[got_b]])
+    cols = np.concatenate([j[got_a], i[got_b]])
+    m = len(models)
+    beat = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(m, m)).tocsr()
+    n_comp, label = connected_components(beat, directed=True, connection="strong")
+    if n_comp <= 1:
+        return {}
+    met = coo_matrix((np.ones(len(i)), (i, j)), shape=(m, m)).tocsr()
+    met = met + met.T
+    groups = []
+    for c in range(n_comp):
+        members = np.flatnonzero(label == c)
+        inside = label == c
+        if met[members][:, ~inside].sum() == 0:
+            continue  # another component of a disconnected graph: handled by the fit
+        lost = beat[~inside][:, members].sum() > 0  # someone outside took something from it
+        won = beat[members][:, ~inside].sum() > 0
+        groups.append((members, lost, won))
+    if len(groups) == 2:  # one split: the smaller side is the odd one out (both when equal)
+        small = min(len(g[0]) for g in groups)
+        groups = [g for g in groups if len(g[0]) == small]
+    out = {}
+    for members, lost, won in groups:
+        who = "all its battles" if len(members) == 1 else "every battle with the other models"
+        for k in members:
+            if not lost:
+                out[models[k]] = f"separation: won {who}; rating unbounded above (held by the L2 prior)"
+            elif not won:
+                out[models[k]] = f"separation: lost {who}; rating unbounded below (held by the L2 prior)"
+            elif len(groups) > 2:
+                out[models[k]] = "separation: comparison graph not strongly connected; rating not identified"
+    return out
+
+
 def leaderboard(
-    battles: pd.DataFrame, *, baseline: str | None = None, n_bootstrap: int = 200, seed: int = 0
+    battles: pd.DataFrame, *, baseline: str | None = None, n_bootstrap: int = 200, seed: int = 0,
+    rates: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """``rank | model | rating | ci low | ci high | battles`` (+ win rates vs ``baseline``).
+    """``rank | model | rating | ci low | ci high | battles`` (+ win rates vs ``baseline``, + warning).
 
     Ratings are Bradley-Terry on the Elo scale (mean 1000) with 95% bootstrap intervals;
-    rank counts the models whose interval lies wholly above (LMSYS style).
+    rank counts the models whose interval lies wholly above (LMSYS style). Win rates are
+    :func:`win_rates` (the heatmap's numbers) x 100 with their bootstrap interval.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ratings.SeparationWarning)
@@ -185,14 +299,20 @@ def leaderboard(
     lb = lb.rename(columns={"lower": "ci low", "upper": "ci high", "n_battles": "battles"})
     lb = lb[["rank", "model", "rating", "ci low", "ci high", "battles"]]
     if baseline and ((battles["model_a"] == baseline) | (battles["model_b"] == baseline)).any():
-        wr = ratings.win_rate_vs_baseline(battles, baseline)
-        lb["win rate %"] = lb["model"].map(wr["win_rate"])
+        if rates is None:
+            rates = win_rates(battles, n_bootstrap=n_bootstrap, seed=seed)
+        vs = rates[rates["opponent"] == baseline].set_index("model")
+        lb["win rate %"] = lb["model"].map(100 * vs["win rate"])
+        lb["wr ci low"] = lb["model"].map(100 * vs["ci low"])
+        lb["wr ci high"] = lb["model"].map(100 * vs["ci high"])
         if {"len_a", "len_b"} <= set(battles.columns) and battles[["len_a", "len_b"]].notna().all().all():
             try:
                 lc = ratings.length_controlled_win_rate(battles, baseline)
                 lb["lc win rate %"] = lb["model"].map(lc["length_controlled_winrate"])
             except (KeyError, ValueError):  # too few battles to fit the GLM: leave it out
                 pass
+    notes = separation(battles)
+    lb["warning"] = lb["model"].map(lambda m: "⚠ " + notes[m] if m in notes else None)
     return lb
 
 
@@ -204,11 +324,8 @@ def score_table(scores: pd.DataFrame, *, n_bootstrap: int = 200, seed: int = 0) 
 
 
 def win_matrix(battles: pd.DataFrame) -> pd.DataFrame:
-    """Win fraction of the row model against the column model (ties half), ``model`` first."""
-    mat = ratings.pairwise_win_matrix(battles)
-    out = mat.reset_index(names="model")
-    out.columns = [str(c) for c in out.columns]
-    return out
+    """Win rate of the row model against the column model (:func:`win_rates`), ``model`` first."""
+    return win_matrix_from(win_rates(battles, n_bootstrap=0))
 
 
 # --------------------------------------------------------------------------- judges
@@ -225,10 +342,30 @@ def position_bias(judgments: list[Judgment]) -> dict[str, dict[str, Any]]:
     return flip_rate(judgments)
 
 
+def first_shown_wins(judgments: list[Judgment]) -> dict[str, tuple[int, int]]:
+    """Per judge: (decisive parsed pairwise verdicts, how many picked the answer shown first).
+
+    A judge without position bias picks the first-shown answer in about half of them.
+    """
+    from judges.pairwise import DEFAULT_VERDICTS
+
+    out: dict[str, list[int]] = {}
+    for j in judgments:
+        if j.mode != "pairwise" or j.parse_error or j.verdict not in DEFAULT_VERDICTS or j.order not in ("AB", "BA"):
+            continue
+        shown = DEFAULT_VERDICTS[j.verdict].winner
+        if shown in ("A", "B"):
+            c = out.setdefault(j.judge, [0, 0])
+            c[0] += 1
+            c[1] += shown == "A"
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
 def judge_diagnostics(
     judgments: pd.DataFrame, battles: pd.DataFrame, records: list[Judgment]
 ) -> pd.DataFrame:
-    """Per judge: calls, parse failures, position-bias flip rate, agreement with humans, cost.
+    """Per judge: calls, parse failures, position bias (flip rate and its direction), agreement
+    with humans, cost paid and cost the call cache saved.
 
     Args:
         judgments: the Judgment records as a frame.
@@ -238,6 +375,10 @@ def judge_diagnostics(
     if judgments.empty:
         return pd.DataFrame(columns=["judge", "calls", "parse failures"])
     bias_of = position_bias(records)
+    first = first_shown_wins(records)
+    saved: dict[str, float] = {}
+    for r in records:
+        saved[r.judge] = saved.get(r.judge, 0.0) + float((r.extra or {}).get("cached_cost", 0.0))
     has_human = not battles.empty and (battles["source"] == "human").any()
     rows = []
     for judge, g in judgments.groupby("judge", sort=True):
@@ -247,6 +388,8 @@ def judge_diagnostics(
         bias = bias_of.get(judge, {})
         row["pairs in both orders"] = int(bias.get("pairs", 0))
         row["flip %"] = 100.0 * bias["flip_rate"] if row["pairs in both orders"] else np.nan
+        decided, firsts = first.get(str(judge), (0, 0))
+        row["first shown wins %"] = 100.0 * firsts / decided if decided else np.nan
         row["kappa vs human"] = row["agree % vs human"] = np.nan
         row["n vs human"] = 0
         if has_human and (battles["source"] == f"judge:{judge}").any():
@@ -254,10 +397,59 @@ def judge_diagnostics(
             row.update({"kappa vs human": ag.kappa, "agree % vs human": 100.0 * ag.rate,
                         "n vs human": ag.n})
         row["tokens"] = int(g["prompt_tokens"].sum() + g["completion_tokens"].sum())
-        row["cost"] = float(g["cost"].sum())
+        row["cost paid"] = float(g["cost"].sum())
+        row["saved by cache"] = saved.get(str(judge), 0.0)
         row["latency s"] = float(g["latency"].mean())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def human_agreement(store: Store, run: str | None) -> tuple[pd.DataFrame, str]:
+    """Judges vs the human votes (``arena agreement`` on the store) and a note on the raters."""
+    from arena.agreement_data import store_result
+
+    res = store_result(store, run)
+    cols = ["judge", "n", "accuracy %", "precision", "recall", "f1", "kappa", "consistency %",
+            "agree both orders %"]
+    rows = [{"judge": source_label(src), "n": d["n"], "accuracy %": _pct(d["accuracy"]),
+             "precision": d["precision"], "recall": d["recall"], "f1": d["f1"], "kappa": d["kappa"],
+             "consistency %": _pct(d["consistency"]), "agree both orders %": _pct(d["agreement_both"])}
+            for src, d in res.items()]
+    note = ""
+    if res:
+        d = next(iter(res.values()))
+        pairs = ", ".join(f"{k}: {_num(v)}" for k, v in d["human_kappa_pairs"].items())
+        note = (f" Among the human raters: Fleiss' kappa {_num(d['fleiss_kappa'])} (n={d['n_fleiss']})"
+                + (f"; Cohen's kappa {pairs}" if pairs else "") + "."
+                + (f" {d['n_no_majority']} items without a human majority left out." if d["n_no_majority"] else ""))
+    return pd.DataFrame(rows, columns=cols), note
+
+
+def _pct(v: float | None) -> float:
+    return np.nan if v is None else 100.0 * v
+
+
+def _num(v: float | None) -> str:
+    return MISSING if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
+
+
+def panel_table(battles: pd.DataFrame) -> pd.DataFrame:
+    """Per panel source (``judge:panel-*``): how often each other judge agrees with it."""
+    cols = ["panel", "judge", "n", "agree %", "kappa"]
+    if battles.empty:
+        return pd.DataFrame(columns=cols)
+    sources = sorted(battles["source"].unique())
+    panels = [s for s in sources if s.startswith("judge:panel")]
+    rows = []
+    for p in panels:
+        for other in sources:
+            if other == p or not other.startswith("judge:") or other.startswith("judge:panel"):
+                continue
+            ag = ratings.pairwise_agreement(battles, other, p)
+            if ag.n:
+                rows.append({"panel": source_label(p), "judge": source_label(other), "n": ag.n,
+                             "agree %": 100.0 * ag.rate, "kappa": ag.kappa})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def parse_failure_examples(judgments: pd.DataFrame, limit: int = 8, width: int = 160) -> pd.DataFrame:
