@@ -55,6 +55,12 @@ class JudgeEntry(Strict):
     set: list[str] = Field(default_factory=list, description="judge.yaml overrides, KEY=VALUE")
 
 
+class PanelConfig(Strict):
+    """Combine every judge of the run (per mode) into one panel verdict (source judge:panel-<method>)."""
+
+    method: Literal["majority", "mean"] = "majority"
+
+
 class HumanConfig(Strict):
     store: str
 
@@ -106,6 +112,7 @@ class Experiment(Strict):
     answer_models: list[str] | None = None
     answer: AnswerParams = Field(default_factory=AnswerParams)
     judges: list[JudgeEntry] = Field(default_factory=list)
+    panel: PanelConfig | None = None
     human: HumanConfig | None = None
     summarizer: SummarizerConfig = Field(default_factory=SummarizerConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)

@@ -7,7 +7,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from arena.core.records import Answer, Battle, Question, Score
+from arena.core.records import Answer, Battle, Question, Score, Vote
 from arena.core.store import Store
 from arena.experiment import Experiment, JudgeEntry
 from arena.models.base import ChatParams
@@ -100,6 +100,7 @@ def judge_stage(ctx: RunContext, pf: Preflight) -> None:
     if pf.judges and scaled_out(ctx):  # every judge's tasks in one wave of workers
         with ctx.stage("judge-workers", "judge"):
             dispatch(ctx, pf, "judge")
+    by_mode: dict[str, list[Any]] = {}
     for entry, judge in pf.judges:
         with ctx.stage(f"judge-{entry.config}", "judge") as stat:
             model = ctx.model(exp.judge_spec(entry))
@@ -123,6 +124,28 @@ def judge_stage(ctx: RunContext, pf: Preflight) -> None:
             ctx.console.print(report.summary())
             (ctx.run_dir / "judgments" / f"{report.judge.replace('/', '_')}.jsonl").write_text(
                 "".join(j.model_dump_json() + "\n" for j in report.judgments), encoding="utf-8")
+            by_mode.setdefault(judge.config.mode, []).append((judge, report))
+    if exp.panel is not None:
+        panel_stage(ctx, by_mode, exp.panel.method)
+
+
+def panel_stage(ctx: RunContext, by_mode: dict[str, list[Any]], method: str) -> None:
+    """Combine the judges of each mode into one panel (`panel:` in the run config)."""
+    from judges.panel import panel_battles, panel_scores
+
+    for mode, runs in by_mode.items():
+        if len(runs) < 2:
+            ctx.console.print(f"panel: only one {mode} judge, nothing to combine")
+            continue
+        judgments = [j for _, rep in runs for j in rep.judgments]
+        if mode == "pairwise":
+            res = panel_battles(judgments, [j for j, _ in runs], name=f"panel-{method}", method=method)
+            ctx.store.upsert_many(res.battles, ctx.run_id)
+        else:
+            res = panel_scores(judgments, name=f"panel-{method}", method=method)
+            ctx.store.upsert_many(res.scores, ctx.run_id)
+        ctx.console.print(f"panel ({method}, {len(runs)} {mode} judges): judges disagree on "
+                          f"{len(res.disagreements)}/{res.items} items")
 
 
 def human_stage(ctx: RunContext) -> int:
@@ -133,6 +156,7 @@ def human_stage(ctx: RunContext) -> int:
     try:
         rows: list[Any] = [b for b in ui_store.all(Battle) if b.source == "human"]
         rows += [s for s in ui_store.all(Score) if s.source.startswith("human")]
+        rows += ui_store.all(Vote)  # who voted: the report's judge-vs-human agreement per rater
     finally:
         ui_store.close()
     return ctx.store.upsert_many(rows, ctx.run_id)
