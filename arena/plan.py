@@ -33,7 +33,7 @@ def plan_run(exp: Experiment, pf) -> list[PlannedTask]:
     tasks: list[PlannedTask] = []
     for spec in exp.models:
         for ds in pf.datasets:
-            samples = ds.samples[: exp.eval.limit] if exp.eval.limit else ds.samples
+            samples = ds.limited(exp.eval.limit)
             n = len(samples)
             options = max((len(s.choices or []) for s in samples), default=1)
             calls = n * options if ds.card.mode == "ppl" else n

@@ -11,7 +11,6 @@ agreement, export) in `arena.service_views`.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import random
@@ -49,10 +48,13 @@ from arena.service_auth import (
     invites_table,
     limits_table,
     sessions_table,
+    store_cause,
+    store_guard,
     users_table,
     verify_password,
 )
 from arena.service_commit import GroupCommit
+from arena.service_live import LiveArena, LiveConfig, live_table
 
 try:  # the store's full row of a record (indexed field columns), where the store has one
     from arena.core.store import record_row
@@ -99,7 +101,7 @@ issued_table = sa.Table(
         "rater", "kind", "question_set", "question_id", "pair_key", name="uq_ui_once"
     ),
 )
-UI_TABLES = (issued_table, users_table, invites_table, sessions_table, limits_table)
+UI_TABLES = (issued_table, users_table, invites_table, sessions_table, limits_table, live_table)
 log = logging.getLogger("arena.ui")
 
 
@@ -122,40 +124,6 @@ _MIGRATION = Migration(2, "ui: issued battles, users, invites, sessions", _creat
 register_migration(_MIGRATION)
 if not any(m is _MIGRATION for m in MIGRATIONS):  # a clash would silently drop our tables
     raise RuntimeError("store migration 2 is taken by another module; renumber one of them")
-
-
-# --- when the store fails ------------------------------------------------------------------------
-def _cause(exc: BaseException) -> str:
-    """One line naming why the store failed (the driver's message, no SQL, no traceback)."""
-    orig = getattr(exc, "orig", None) or exc
-    return f"{type(orig).__name__}: {str(orig).splitlines()[0] if str(orig) else ''}"[:300]
-
-
-def store_guard(what: str):
-    """Turn a failing store (disk full, database down) into `Unavailable` (HTTP 503).
-
-    The operator log gets one line with the cause when the store starts failing and one
-    when it works again; the rater gets a message that says whether the action was saved:
-    a write that raised was rolled back, so it was not.
-    """
-
-    def wrap(fn):
-        @functools.wraps(fn)
-        def run(self, *args, **kwargs):
-            try:
-                out = fn(self, *args, **kwargs)
-            except sa.exc.SQLAlchemyError as exc:
-                self.store_failed(exc)
-                raise Unavailable(
-                    f"voting is paused: the server cannot {what} right now "
-                    f"(nothing was saved); please try again in a few minutes"
-                ) from None
-            self.store_ok()
-            return out
-
-        return run
-
-    return wrap
 
 
 # --- what the service hands out ----------------------------------------------------------------
@@ -211,6 +179,8 @@ class ArenaService(Accounts):
         ci_ttl: float = 30.0,
         counts_ttl: float = 1.0,
         limits: Limits | None = None,
+        live_models: dict | None = None,
+        live_config: LiveConfig | None = None,
     ) -> None:
         self.store = store
         store.migrate()  # the store may have been opened before this module registered its tables
@@ -226,7 +196,7 @@ class ArenaService(Accounts):
             for a in answers
             if a.model in wanted and a.question_id in self.questions
         }
-        self.models = sorted({m for m, _ in self.answers})
+        self.models = sorted({m for m, _ in self.answers})  # prepared battles
         self.anonymous = anonymous
         self.dimensions = dimensions
         self.session_ttl = session_ttl
@@ -247,10 +217,11 @@ class ArenaService(Accounts):
         self.singles = {
             m: [q for q in self.questions if (m, q) in self.answers] for m in self.models
         }
+        self.live = LiveArena(self, live_models, live_config) if live_models else None
 
     # --- store health ----------------------------------------------------------------------------
     def store_failed(self, exc: BaseException) -> None:
-        cause = _cause(exc)
+        cause = store_cause(exc)
         if self._store_down != cause:
             log.error("store %r failed, voting paused: %s", self.store, cause)
         self._store_down = cause
@@ -291,8 +262,11 @@ class ArenaService(Accounts):
         weights: dict[str, float] = {}
         for key, qids in options.items():
             if any((q, key) not in seen for q in qids):
-                overlap = self._cis_overlap(key) if kind == "pair" else True
-                weights[key] = (1.0 if overlap else 0.25) / (1.0 + per_key[key])
+                weights[key] = (
+                    self.pair_weight(key, per_key[key])
+                    if kind == "pair"
+                    else 1 / (1 + per_key[key])
+                )
         if not weights:
             return None
         with self._rng_lock:
@@ -300,6 +274,10 @@ class ArenaService(Accounts):
             free = [q for q in options[key] if (q, key) not in seen]
             fewest = min(per_q[(q, key)] for q in free)
             return self._rng.choice([q for q in free if per_q[(q, key)] == fewest]), key
+
+    def pair_weight(self, key: str, n_issued: int) -> float:
+        """Sampling weight of a model pair: few battles and overlapping CIs first."""
+        return (1.0 if self._cis_overlap(key) else 0.25) / (1.0 + n_issued)
 
     def _cis_overlap(self, key: str) -> bool:
         a, b = key.split("|")

@@ -211,7 +211,7 @@ def objective_stage(ctx: RunContext, pf: Preflight) -> None:
                              max_out_len=exp.eval.max_out_len, shots=exp.eval.few_shot,
                              limit=exp.eval.limit)
             for ds in pf.datasets:
-                n = len(ds.samples[: cfg.limit] if cfg.limit else ds.samples)
+                n = len(ds.limited(cfg.limit))
                 task = bar.add_task(f"{spec.label} / {ds.name}", total=n)
                 results = stored_results(ctx.store, model, ds, cfg, n)
                 if results:

@@ -42,6 +42,14 @@ def last_number(text: str) -> str:
     return canonical_number(found[-1]) if found else ""
 
 
+def gsm8k_answer(text: str) -> str:
+    """The last number of the first paragraph (where OpenCompass's gsm8k postprocessor looks).
+
+    Unlike OpenCompass it keeps the sign and decimals ('-3.5' stays '-3.5', not '35').
+    """
+    return last_number(text.split("\n\n")[0])
+
+
 def boxed(text: str) -> str:
     r"""The content of the last \boxed{...} (nested braces allowed); '' when absent."""
     start = text.rfind("\\boxed{")
@@ -68,6 +76,7 @@ def first_line(text: str) -> str:
 POSTPROCESSORS: dict[str, Callable[[str], str]] = {
     "first_option": first_option,
     "last_number": last_number,
+    "gsm8k": gsm8k_answer,
     "boxed": boxed,
     "code": code_block,
     "first_line": first_line,

@@ -116,7 +116,7 @@ def builder_for(model: Any, dataset: Dataset, config: EvalConfig) -> PromptBuild
         card.template, dataset.dev,
         shots=card.few_shot.k if config.shots is None else config.shots,
         seed=card.few_shot.seed if config.seed is None else config.seed,
-        per_subset=card.few_shot.per_subset, continuation=card.continuation,
+        per_subset=card.few_shot.per_subset, continuation=card.continuation, pick=card.few_shot.pick,
         cot=config.cot and card.mode == "gen", chat=_chat_renderer(model, config, card.mode),
     )
 
@@ -218,6 +218,10 @@ def _results(model: Any, ds: Dataset, preds: list[Prediction], samples: list[Sam
                 continue
             hits = [float(choose(p.nll, p.n_tokens, p.n_bytes, norm) == p.gold) for p in preds]  # type: ignore[arg-type]
             rows.append(DatasetResult(**base, metric=f"accuracy_{norm}", value=mean(hits), n=len(hits)))
+    if len(subsets) > 1 and ds.groups:  # the card's groups (e.g. C-Eval's): stored, so every report has them
+        from objective.summarizer import group_results
+
+        rows += group_results(rows, {ds.name: ds.groups})
     return rows
 
 
@@ -243,7 +247,7 @@ def evaluate_dataset(model: Any, dataset: Dataset, *, work_dir: str | Path, stor
     store = store or Store(Path(work_dir) / "arena.sqlite")
     try:
         dataset = _bind(dataset, model)
-        samples = dataset.samples[: config.limit] if config.limit else list(dataset.samples)
+        samples = dataset.limited(config.limit)
         chash = config_hash(model, dataset, config)
         preds = _infer_resumable(model, samples, dataset, config, chash, store, cache, progress, stats)
         write_jsonl(Path(work_dir) / "predictions" / _safe(model.name) / f"{dataset.name}.jsonl", preds)
@@ -268,8 +272,7 @@ def predict_samples(model: Any, dataset: Dataset, sample_ids: list[str], *, stor
     config = config or EvalConfig()
     dataset = _bind(dataset, model)
     wanted = set(sample_ids)
-    samples = dataset.samples[: config.limit] if config.limit else dataset.samples
-    samples = [s for s in samples if s.id in wanted]
+    samples = [s for s in dataset.limited(config.limit) if s.id in wanted]
     chash = config_hash(model, dataset, config)
     return _infer_resumable(model, samples, dataset, config, chash, store, cache, progress, stats)
 

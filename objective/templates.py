@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import string
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -35,6 +36,38 @@ class TemplateSpec(BaseModel):
     chat_instruction: str | None = None
     cot_trigger: str = " Let's think step by step."
     cot_answer: str = " {solution} The answer is {answer}."
+
+
+# What a multiple-choice file without a card is shown: the question, then every option
+# lettered, then "Answer:" (lm-eval's MMLU format); the letters are what ppl scores.
+MC_TEMPLATE = TemplateSpec(question="Question: {question}\n{choices}\nAnswer:", answer=" {answer}")
+
+
+def template_fields(text: str) -> set[str]:
+    """The `{field}` names a template uses."""
+    try:
+        return {f.split(".")[0].split("[")[0] for _, f, _, _ in string.Formatter().parse(text) if f}
+    except ValueError as exc:
+        raise ConfigError(f"bad template {text[:40]!r}: {exc}", field="template") from None
+
+
+def check_options_shown(spec: TemplateSpec, n_choices: int, file: str | None = None,
+                        line: int | None = None) -> None:
+    """Scoring answer letters needs every option in the prompt: `{choices}` or `{A}`..`{X}`.
+
+    Raises:
+        ConfigError: the question template hides some options (the letters would be
+            scored against options the model never saw).
+    """
+    used = template_fields(spec.question) | template_fields(spec.instruction)
+    if "choices" in used:
+        return
+    missing = [LETTERS[i] for i in range(n_choices) if LETTERS[i] not in used]
+    if missing:
+        raise ConfigError(
+            f"the template scores answer letters but never shows option(s) {', '.join(missing)}: add "
+            "{choices} (every option, lettered) to template.question, or set continuation: text",
+            file, line, "template.question")
 
 
 class MetaRound(BaseModel):
@@ -88,6 +121,7 @@ class PromptBuilder:
         seed: seed of the example choice (the same examples for every sample of a subset,
             so all prompts of a subset share one prefix that the ppl scorer encodes once).
         per_subset: draw examples from the sample's own subset when it has any.
+        pick: "random" (fixed by `seed`) or "first" (the first k dev rows, OpenCompass's FixK).
         continuation: "letter" or "text" (what a multiple-choice answer looks like).
         cot: append the chain-of-thought trigger; examples show their `solution`.
         chat: None for a base-model text prompt, else a function rendering chat messages.
@@ -95,10 +129,12 @@ class PromptBuilder:
 
     def __init__(self, spec: TemplateSpec, dev: Sequence[Sample], *, shots: int = 0, seed: int = 0,
                  per_subset: bool = True, continuation: str = "letter", cot: bool = False,
-                 chat: Callable[[list[Message]], str] | None = None) -> None:
+                 chat: Callable[[list[Message]], str] | None = None, pick: str = "random") -> None:
         self.spec, self.dev, self.shots, self.seed = spec, list(dev), shots, seed
         self.per_subset, self.continuation, self.cot, self.chat = per_subset, continuation, cot, chat
+        self.pick = pick
         self._examples: dict[str | None, list[Sample]] = {}
+        self._checked: set[int] = set()
 
     def examples(self, sample: Sample) -> list[Sample]:
         """The k dev examples shown before `sample` (fixed per subset and seed)."""
@@ -106,8 +142,12 @@ class PromptBuilder:
         if key not in self._examples:
             pool = [d for d in self.dev if not self.per_subset or d.subset == sample.subset]
             pool = pool or self.dev
-            rng = random.Random(f"{self.seed}:{key}")
-            self._examples[key] = rng.sample(pool, min(self.shots, len(pool))) if self.shots else []
+            k = min(self.shots, len(pool))
+            if self.pick == "first":
+                self._examples[key] = pool[:k]
+            else:
+                rng = random.Random(f"{self.seed}:{key}")
+                self._examples[key] = rng.sample(pool, k) if k else []
         return self._examples[key]
 
     def _values(self, s: Sample) -> dict[str, Any]:
@@ -122,6 +162,9 @@ class PromptBuilder:
         return vals
 
     def question(self, s: Sample, final: bool) -> str:
+        if s.choices is not None and self.continuation == "letter" and len(s.choices) not in self._checked:
+            check_options_shown(self.spec, len(s.choices))
+            self._checked.add(len(s.choices))
         text = _fmt(self.spec.question, self._values(s), "question")
         return text + (self.spec.cot_trigger if final and self.cot else "")
 

@@ -36,6 +36,11 @@ class Record(BaseModel):
     schema_version: int = SCHEMA_VERSION
     table: ClassVar[str] = ""
     key_fields: ClassVar[tuple[str, ...]] = ()
+    #: fields kept only in the stored JSON document (long text, nested lists); every other
+    #: field is also a column of its table, so the store filters and frames without parsing
+    blob_fields: ClassVar[tuple[str, ...]] = ()
+    #: columns with an index: what code filters on
+    indexed: ClassVar[tuple[str, ...]] = ()
 
     def key(self) -> str:
         fields = self.key_fields or tuple(n for n in type(self).model_fields if n != "schema_version")
@@ -47,6 +52,8 @@ class Sample(Record):
 
     table: ClassVar[str] = "samples"
     key_fields: ClassVar[tuple[str, ...]] = ("dataset", "id")
+    blob_fields: ClassVar[tuple[str, ...]] = ("question", "choices", "target", "extra")
+    indexed: ClassVar[tuple[str, ...]] = ("dataset",)
     dataset: str
     id: str
     subset: str | None = None
@@ -62,6 +69,8 @@ class Prediction(Record):
 
     table: ClassVar[str] = "predictions"
     key_fields: ClassVar[tuple[str, ...]] = ("model", "dataset", "sample_id", "config_hash")
+    blob_fields: ClassVar[tuple[str, ...]] = ("prompt", "continuations", "nll", "n_tokens", "n_bytes", "raw", "extracted")
+    indexed: ClassVar[tuple[str, ...]] = ("model", "dataset", "config_hash")
     model: str
     dataset: str
     sample_id: str
@@ -82,6 +91,8 @@ class Prediction(Record):
 class DatasetResult(Record):
     table: ClassVar[str] = "dataset_results"
     key_fields: ClassVar[tuple[str, ...]] = ("model", "dataset", "subset", "metric", "config_hash")
+    blob_fields: ClassVar[tuple[str, ...]] = ()
+    indexed: ClassVar[tuple[str, ...]] = ("model", "dataset", "config_hash")
     model: str
     dataset: str
     version: str = ""
@@ -98,6 +109,8 @@ class Question(Record):
 
     table: ClassVar[str] = "questions"
     key_fields: ClassVar[tuple[str, ...]] = ("question_set", "id")
+    blob_fields: ClassVar[tuple[str, ...]] = ("turns", "reference")
+    indexed: ClassVar[tuple[str, ...]] = ("question_set", "id")
     question_set: str = ""
     id: str
     category: str = "general"
@@ -109,6 +122,8 @@ class Question(Record):
 class Answer(Record):
     table: ClassVar[str] = "answers"
     key_fields: ClassVar[tuple[str, ...]] = ("model", "question_set", "question_id", "config_hash")
+    blob_fields: ClassVar[tuple[str, ...]] = ("turns", "params")
+    indexed: ClassVar[tuple[str, ...]] = ("model", "question_set", "question_id")
     model: str
     question_set: str = ""
     question_id: str
@@ -127,6 +142,8 @@ class Judgment(Record):
     key_fields: ClassVar[tuple[str, ...]] = (
         "judge", "judge_hash", "question_set", "question_id", "model_a", "model_b", "turn", "order",
     )
+    blob_fields: ClassVar[tuple[str, ...]] = ("prompt", "raw_output")
+    indexed: ClassVar[tuple[str, ...]] = ("judge", "question_set", "question_id", "model_a", "model_b")
     judge: str
     judge_hash: str
     mode: Literal["single", "pairwise"]
@@ -156,6 +173,8 @@ class Vote(Record):
 
     table: ClassVar[str] = "votes"
     key_fields: ClassVar[tuple[str, ...]] = ("battle_id",)
+    blob_fields: ClassVar[tuple[str, ...]] = ()
+    indexed: ClassVar[tuple[str, ...]] = ("rater", "question_set", "question_id")
     battle_id: str
     rater: str
     session: str = ""
@@ -174,6 +193,8 @@ class Battle(Record):
 
     table: ClassVar[str] = "battles"
     key_fields: ClassVar[tuple[str, ...]] = ("source", "question_id", "model_a", "model_b", "turn", "ref")
+    blob_fields: ClassVar[tuple[str, ...]] = ()
+    indexed: ClassVar[tuple[str, ...]] = ("source", "question_id", "model_a", "model_b")
     source: str
     question_id: str
     model_a: str
@@ -196,6 +217,8 @@ class Score(Record):
 
     table: ClassVar[str] = "scores"
     key_fields: ClassVar[tuple[str, ...]] = ("source", "model", "question_id", "turn", "ref")
+    blob_fields: ClassVar[tuple[str, ...]] = ("comment",)
+    indexed: ClassVar[tuple[str, ...]] = ("source", "model", "question_set", "question_id")
     source: str
     model: str
     question_set: str = ""

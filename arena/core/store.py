@@ -7,82 +7,28 @@ Schema changes are numbered migrations recorded in `schema_migrations`.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from arena.core.records import RECORD_TYPES, Record
+from arena.core.records import Record
+from arena.core.store_schema import (  # noqa: F401  (re-exported: the store's public schema)
+    FIELD_COLUMNS,
+    MIGRATIONS,
+    RECORD_TABLES,
+    Migration,
+    cache_table,
+    metadata,
+    migrations_table,
+    record_row,
+    register_migration,
+)
 
 R = TypeVar("R", bound=Record)
-
-metadata = sa.MetaData()
-
-
-def _record_table(name: str) -> sa.Table:
-    return sa.Table(
-        name,
-        metadata,
-        sa.Column("key", sa.String(64), primary_key=True),
-        sa.Column("run", sa.String(200), index=True, nullable=True),
-        sa.Column("created_at", sa.Float, nullable=False),
-        sa.Column("data", sa.Text, nullable=False),
-    )
-
-
-RECORD_TABLES: dict[str, sa.Table] = {cls.table: _record_table(cls.table) for cls in RECORD_TYPES}
-
-cache_table = sa.Table(
-    "model_cache",
-    metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("backend", sa.String(100), nullable=False),
-    sa.Column("model", sa.String(500), nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("value", sa.Text, nullable=False),
-)
-
-migrations_table = sa.Table(
-    "schema_migrations",
-    metadata,
-    sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("applied_at", sa.Float, nullable=False),
-)
-
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    apply: Callable[[Connection], None]
-
-
-def _create(*tables: sa.Table) -> Callable[[Connection], None]:
-    def run(conn: Connection) -> None:
-        for t in tables:
-            t.create(conn, checkfirst=True)
-
-    return run
-
-
-# Append only: a released migration is never edited, a new one gets the next number.
-MIGRATIONS: list[Migration] = [
-    Migration(1, "record tables and model cache", _create(*RECORD_TABLES.values(), cache_table)),
-]
-
-
-def register_migration(migration: Migration) -> None:
-    """Add a migration (used by modules that own extra tables, e.g. the UI's battle state)."""
-    if any(m.version == migration.version for m in MIGRATIONS):
-        return
-    MIGRATIONS.append(migration)
-    MIGRATIONS.sort(key=lambda m: m.version)
 
 
 def to_url(target: str | Path) -> str:
@@ -126,7 +72,7 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
 
-    def migrate(self, attempts: int = 5) -> None:
+    def migrate(self, attempts: int = 10) -> None:
         """Apply every migration not yet recorded, each in its own transaction.
 
         Several processes may open a new store at once; the loser of a CREATE race sees
@@ -188,23 +134,17 @@ class Store:
         by_table: dict[str, list[dict]] = {}
         now = time.time()
         for rec in records:
-            row = {"key": rec.key(), "run": run, "created_at": now, "data": rec.model_dump_json()}
-            by_table.setdefault(rec.table, []).append(row)
+            by_table.setdefault(rec.table, []).append(record_row(rec, run, now))
         n = 0
         with self.engine.begin() as conn:
             for name, rows in by_table.items():
-                n += self._insert_ignore(conn, RECORD_TABLES[name], rows)
+                for i in range(0, len(rows), 20_000):
+                    n += self._insert_ignore(conn, RECORD_TABLES[name], rows[i : i + 20_000])
         return n
 
     def replace(self, record: Record, run: str | None = None) -> None:
         """Insert or overwrite a record (e.g. a retried judgment that now parses)."""
-        table = RECORD_TABLES[record.table]
-        with self.engine.begin() as conn:
-            conn.execute(table.delete().where(table.c.key == record.key()))
-            conn.execute(
-                table.insert(),
-                [{"key": record.key(), "run": run, "created_at": time.time(), "data": record.model_dump_json()}],
-            )
+        self.upsert_many([record], run)
 
     def upsert_many(self, records: Iterable[Record], run: str | None = None) -> int:
         """Insert or overwrite records in one transaction (derived rows such as results or
@@ -212,9 +152,8 @@ class Store:
         by_table: dict[str, dict[str, dict]] = {}
         now = time.time()
         for rec in records:
-            key = rec.key()
-            by_table.setdefault(rec.table, {})[key] = {
-                "key": key, "run": run, "created_at": now, "data": rec.model_dump_json()}
+            row = record_row(rec, run, now)
+            by_table.setdefault(rec.table, {})[row["key"]] = row
         with self.engine.begin() as conn:
             for name, rows in by_table.items():
                 table = RECORD_TABLES[name]
@@ -247,37 +186,111 @@ class Store:
             row = conn.execute(sa.select(table.c.data).where(table.c.key == key)).first()
         return cls.model_validate_json(row[0]) if row else None
 
-    def keys(self, cls: type[Record], run: str | None = None) -> set[str]:
+    # --- queries: filters run in SQL on the field columns ------------------------------------
+    def _filter(self, cls: type[Record], run: str | None, where: dict[str, Any]
+                ) -> tuple[list[Any], dict[str, Any]]:
+        """SQL conditions for `run` and `where`, and what only Python can test (blob fields).
+
+        A value that is a list, tuple or set matches any of its items; None matches NULL.
+        """
         table = RECORD_TABLES[cls.table]
-        q = sa.select(table.c.key)
-        if run is not None:
-            q = q.where(table.c.run == run)
+        conds: list[Any] = [] if run is None else [table.c.run == run]
+        cols = {fc.field: fc for fc in FIELD_COLUMNS[cls.table]}
+        rest: dict[str, Any] = {}
+        for k, v in where.items():
+            if k not in cls.model_fields:
+                raise ValueError(f"{cls.__name__} has no field {k!r}")
+            fc = cols.get(k)
+            many = isinstance(v, (list, tuple, set, frozenset))
+            if fc is None or fc.kind == "json" or (many and len(v) > 20_000):
+                rest[k] = v
+            elif many:
+                conds.append(table.c[fc.column].in_(list(v)))
+            else:
+                conds.append(table.c[fc.column].is_(None) if v is None else table.c[fc.column] == v)
+        return conds, rest
+
+    @staticmethod
+    def _matches(rec: Record, rest: dict[str, Any]) -> bool:
+        for k, v in rest.items():
+            got = getattr(rec, k)
+            many = isinstance(v, (list, tuple, set, frozenset)) and not isinstance(got, list)
+            if (got not in v) if many else (got != v):
+                return False
+        return True
+
+    def _records(self, cls: type[R], run: str | None, where: dict[str, Any]) -> Iterator[tuple[str, R]]:
+        """(key, record) in insertion order, filtered in SQL, then on blob fields in Python."""
+        table = RECORD_TABLES[cls.table]
+        conds, rest = self._filter(cls, run, where)
+        q = sa.select(table.c.key, table.c.data).where(*conds).order_by(*self.order(table))
         with self.engine.connect() as conn:
-            return {r[0] for r in conn.execute(q)}
+            rows = conn.execute(q).all()
+        for key, data in rows:
+            rec = cls.model_validate_json(data)
+            if not rest or self._matches(rec, rest):
+                yield key, rec
 
     def all(self, cls: type[R], run: str | None = None, **where: Any) -> list[R]:
-        """Every record of a type (optionally of one run), filtered on field equality."""
-        table = RECORD_TABLES[cls.table]
-        q = sa.select(table.c.data).order_by(table.c.created_at, table.c.key)
-        if run is not None:
-            q = q.where(table.c.run == run)
-        with self.engine.connect() as conn:
-            recs = [cls.model_validate_json(r[0]) for r in conn.execute(q)]
-        return [r for r in recs if all(getattr(r, k) == v for k, v in where.items())]
+        """Records of a type (optionally of one run) whose fields equal `where`, in insertion order."""
+        return [rec for _, rec in self._records(cls, run, where)]
 
-    def count(self, cls: type[Record], run: str | None = None) -> int:
+    def by_key(self, cls: type[R], run: str | None = None, **where: Any) -> dict[str, R]:
+        """Like `all`, keyed by the stored key (no hashing of each record again)."""
+        return dict(self._records(cls, run, where))
+
+    def keys(self, cls: type[Record], run: str | None = None, **where: Any) -> set[str]:
+        conds, rest = self._filter(cls, run, where)
+        if rest:
+            return set(self.by_key(cls, run, **where))
         table = RECORD_TABLES[cls.table]
-        q = sa.select(sa.func.count()).select_from(table)
-        if run is not None:
-            q = q.where(table.c.run == run)
+        with self.engine.connect() as conn:
+            return {r[0] for r in conn.execute(sa.select(table.c.key).where(*conds))}
+
+    def count(self, cls: type[Record], run: str | None = None, **where: Any) -> int:
+        conds, rest = self._filter(cls, run, where)
+        if rest:
+            return len(self.all(cls, run, **where))
+        table = RECORD_TABLES[cls.table]
+        q = sa.select(sa.func.count()).select_from(table).where(*conds)
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar() or 0)
 
-    def frame(self, cls: type[Record], run: str | None = None):  # -> pandas.DataFrame
-        import pandas as pd
+    def order(self, table: sa.Table) -> list[Any]:
+        """Insertion order: SQLite's rowid (a plain table scan), PostgreSQL's `seq` column
+        (added by migration 3), elsewhere (created_at, key)."""
+        dialect = self.engine.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            return [sa.literal_column("rowid" if dialect == "sqlite" else "seq")]
+        return [table.c.created_at, table.c.key]
 
-        rows = [json.loads(r.model_dump_json()) for r in self.all(cls, run)]
-        return pd.DataFrame(rows, columns=list(cls.model_fields) if not rows else None)
+    def iter(self, cls: type[R], run: str | None = None, batch: int = 5000, **where: Any) -> Iterator[R]:
+        """Every matching record in insertion order, `batch` rows per query (keyset
+        pagination on the order columns): exports of any size in constant memory."""
+        table = RECORD_TABLES[cls.table]
+        conds, rest = self._filter(cls, run, where)
+        order = self.order(table)
+        after: tuple | None = None
+        while True:
+            page = [*conds] if after is None else [*conds, sa.tuple_(*order) > sa.tuple_(*after)]
+            q = sa.select(*order, table.c.data).where(*page).order_by(*order).limit(batch)
+            with self.engine.connect() as conn:
+                rows = conn.execute(q).all()
+            for row in rows:
+                rec = cls.model_validate_json(row[-1])
+                if not rest or self._matches(rec, rest):
+                    yield rec
+            if len(rows) < batch:
+                return
+            after = tuple(rows[-1][:-1])
+
+    def frame(self, cls: type[Record], run: str | None = None, columns: Iterable[str] | None = None,
+              **where: Any):  # -> pandas.DataFrame
+        """A DataFrame of the records' fields, built column by column from the field columns
+        (no per-row validation); blob fields, when asked for, come from the JSON document."""
+        from arena.core.store_frame import build_frame
+
+        return build_frame(self, cls, run, list(columns or cls.model_fields), where)
 
     def close(self) -> None:
         self.engine.dispose()

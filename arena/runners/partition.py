@@ -25,7 +25,7 @@ def est_tokens(text: str) -> int:
 
 def sample_costs(ds: Any, spec: ModelSpec, limit: int | None) -> list[tuple[str, float]]:
     """(sample id, estimated tokens) of the samples a run evaluates."""
-    samples = ds.samples[:limit] if limit else ds.samples
+    samples = ds.limited(limit)
     out = []
     for s in samples:
         prompt = est_tokens(s.question)

@@ -1,0 +1,132 @@
+"""DataFrames straight from a record table's field columns.
+
+Rows come off the database cursor as tuples and are turned into columns at once: no
+pydantic validation and no JSON parsing per row, except for the few nested fields (a
+battle's ``features``), parsed once per distinct value.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from arena.core.records import Record
+from arena.core.store_schema import FIELD_COLUMNS, RECORD_TABLES, FieldColumn
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from arena.core.store import Store
+
+try:
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - orjson is optional
+    _loads = json.loads
+
+
+def _parse_json(values: Any) -> list[Any]:
+    return [None if v is None else _loads(v) for v in values]
+
+
+def _fetch(conn: sa.Connection, q: sa.Select) -> list[tuple]:
+    """Plain tuples from the DBAPI cursor (no Row objects, no result processors)."""
+    result = conn.execute(q)
+    cursor = getattr(result, "cursor", None)
+    if cursor is None:  # pragma: no cover - a driver without a raw cursor
+        return [tuple(r) for r in result]
+    try:
+        return cursor.fetchall()
+    finally:
+        result.close()
+
+
+def _constants(
+    conn: sa.Connection, table: sa.Table, fcs: list[FieldColumn], conds: list[Any]
+) -> tuple[int, dict[str, Any]]:
+    """Row count and the columns that hold one value (or only NULLs) in every matching row:
+    one aggregate pass in the database, so those columns are filled in, not fetched."""
+    # strings are only checked for all-NULL: comparing text for min/max costs a full fetch
+    scalar = [fc for fc in fcs if fc.kind != "json"]
+    aggs: list[Any] = [sa.func.count()]
+    for fc in scalar:
+        c = table.c[fc.column]
+        num = fc.kind in ("int", "float")
+        aggs += [
+            sa.func.count(c),
+            sa.func.min(c) if num else sa.null(),
+            sa.func.max(c) if num else sa.literal(1),
+        ]
+    row = conn.execute(sa.select(*aggs).where(*conds)).one()
+    n, const = int(row[0]), {}
+    for i, fc in enumerate(scalar):
+        cnt, lo, hi = row[1 + 3 * i : 4 + 3 * i]
+        if cnt == 0:
+            const[fc.field] = None
+        elif cnt == n and lo == hi:
+            const[fc.field] = lo
+    return n, const
+
+
+def build_frame(
+    store: Store, cls: type[Record], run: str | None, wanted: list[str], where: dict[str, Any]
+) -> pd.DataFrame:
+    """The DataFrame behind `Store.frame` (see there)."""
+    import numpy as np
+    import pandas as pd
+
+    table = RECORD_TABLES[cls.table]
+    conds, rest = store._filter(cls, run, where)
+    cols = {fc.field: fc for fc in FIELD_COLUMNS[cls.table]}
+    unknown = [f for f in wanted if f not in cls.model_fields]
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no field {unknown[0]!r}")
+    direct = [f for f in dict.fromkeys([*wanted, *rest]) if f in cols]
+    blob = [f for f in dict.fromkeys([*wanted, *rest]) if f not in cols]
+    with store.engine.connect() as conn:
+        n, const = _constants(conn, table, [cols[f] for f in direct], conds)
+        fetch = [f for f in direct if f not in const]
+        sel = [table.c[cols[f].column] for f in fetch] + ([table.c.data] if blob else [])
+        rows = (
+            _fetch(conn, sa.select(*sel).where(*conds).order_by(*store.order(table))) if sel else []
+        )
+    # one object array of all cells, sliced into columns: no Python loop over the rows
+    grid = np.empty((len(rows), len(sel)), dtype=object)
+    if rows:
+        grid[:] = rows
+    data: dict[str, Any] = {}
+    for f in direct:
+        kind = cols[f].kind
+        if f in const:
+            v = const[f]
+            data[f] = np.full(
+                n,
+                None if v is None else bool(v) if kind == "bool" else v,
+                dtype=object if v is None or kind == "str" else None,
+            )
+            continue
+        col = grid[:, fetch.index(f)]
+        if kind == "json":
+            data[f] = _parse_json(col)
+        elif kind == "bool":
+            data[f] = pd.Series([None if v is None else bool(v) for v in col]).infer_objects()
+        elif kind == "str":
+            data[f] = pd.Series(col, dtype=object)
+        else:
+            data[f] = pd.Series(col, dtype=object).infer_objects()
+    if blob:
+        docs = _parse_json(grid[:, -1])
+        for f in blob:
+            data[f] = [d.get(f) for d in docs]
+    df = pd.DataFrame(
+        {f: pd.Series(v, dtype=object) if len(v) == 0 else v for f, v in data.items()}
+    )
+    for k, v in rest.items():
+        many = isinstance(v, (list, tuple, set, frozenset))
+        df = df[
+            df[k].map(
+                lambda x, v=v, many=many: (x in v) if many and not isinstance(x, list) else x == v
+            )
+        ]
+    return df.reset_index(drop=True)[wanted]
