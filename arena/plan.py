@@ -80,4 +80,3 @@ def plan_runner_tasks(exp: Experiment, pf) -> list[RunnerTask]:
     return [RunnerTask(stage, t.model if not t.judge else f"{t.judge}@{t.model}",
                        "+".join(p.label() for p in t.parts), t.units, int(t.cost), t.num_gpus)
             for stage, ts in plan_tasks(exp, pf).items() for t in ts]
-

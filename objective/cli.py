@@ -31,7 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shots", type=int, help="override the cards' number of few-shot examples")
     p.add_argument("--cot", action="store_true", help="chain-of-thought prompts (gen datasets)")
     p.add_argument("--prompt-style", choices=["auto", "base", "chat"], default="auto")
-    p.add_argument("--limit", type=int, help="evaluate only the first N samples of each dataset")
+    p.add_argument("--limit", type=int, help="evaluate only the first N samples of each dataset "
+                   "(of each subject for C-Eval, CMMLU and MMLU)")
+    p.add_argument("--data-dir", help="root of published data sets laid out as OpenCompassData-core "
+                   "(default: $ARENA_DATA_DIR, else ./data)")
     p.add_argument("--needle-lengths", help="needle datasets: context lengths, e.g. 1k,2k,4k,8k")
     p.add_argument("--needle-depths", help="needle datasets: depths in %%, e.g. 0:100:10 or 0,50,100")
     p.add_argument("--contamination-labels", metavar="FILE",
@@ -88,10 +91,12 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     """Evaluate every model on every dataset; write predictions and summaries."""
     from objective.datasets import load_dataset
     from objective.eval_run import EvalRun, check_unique
+    from objective.loaders import using_data_dir
     from objective.runner import EvalConfig
-    from objective.summarizer import group_results, summarize, write_summary
+    from objective.summarizer import summarize, write_summary
 
-    datasets = [load_dataset(d) for d in args.datasets]  # bad data fails before any model loads
+    with using_data_dir(args.data_dir):  # bad data fails before any model loads
+        datasets = [load_dataset(d) for d in args.datasets]
     if args.needle_lengths or args.needle_depths:
         from objective.needle import with_grid
 
@@ -117,7 +122,6 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         from objective.contamination import split_by_labels
 
         results += split_by_labels(results, store, args.contamination_labels)
-    results += group_results(results, {d.name: d.card.groups for d in datasets if d.card.groups})
     table = summarize(results)
     paths = write_summary(table, work / "summary")
     run.close()

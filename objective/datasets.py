@@ -1,27 +1,46 @@
-"""Datasets: a JSONL/CSV file plus a YAML card; rows are checked with file:line:field errors.
+"""Datasets: a YAML card plus data files; rows are checked with file:line:field errors.
 
 Multiple-choice rows have `question`, `choices` (a list) or columns `A`, `B`, ..., and
 `answer` (a letter, a 0-based index or the text of a choice), plus optional `id`, `subset`.
-Generation rows have `question` and `answer` (optional `solution` for chain-of-thought
-examples). A registered name is a card `data/datasets/<name>.yaml`; a path to a card, or
-to a bare data file (mode guessed from its rows), works too.
+Generation rows have `question` and `answer` (GSM8K's `"... #### 12"` gives the target 12
+and the worked solution). A registered name is a card `data/datasets/<name>.yaml`; a path to
+a card, or to a bare data file (mode guessed from its rows, options always shown), works too.
+
+A card's `data`/`dev` may be a file, a folder or a glob with `{subset}` (see
+`objective.loaders`); with `root: data` they are read under the data root (`--data-dir`,
+`$ARENA_DATA_DIR`, default `./data`) laid out as in OpenCompassData-core.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from arena.core.config import LineMap, load_yaml, validate
 from arena.core.errors import DataError, UnknownNameError
-from arena.core.records import Sample, iter_jsonl
+from arena.core.records import Sample
 from arena.core.registry import data_dir
-from objective.templates import LETTERS, TemplateSpec
+from objective import cards
+from objective.loaders import (
+    CANONICAL,
+    data_root,
+    expand,
+    get_preprocessor,
+    map_columns,
+    read_table,
+    split_gsm8k,
+)
+from objective.templates import LETTERS, MC_TEMPLATE, TemplateSpec, check_options_shown
+
+SOURCES = {  # where the public data can be had, for the "data not found" message
+    "opencompass": "OpenCompassData-core: https://github.com/open-compass/opencompass/releases/"
+                   "download/0.2.2.rc1/OpenCompassData-core-20240207.zip (unzip so that DIR/ceval, "
+                   "DIR/mmlu, ... exist)",
+}
 
 
 class FewShot(BaseModel):
@@ -29,6 +48,7 @@ class FewShot(BaseModel):
     k: int = 0
     seed: int = 0
     per_subset: bool = True
+    pick: Literal["random", "first"] = "random"  # "first": the first k dev rows (OpenCompass FixK)
 
 
 class DatasetCard(BaseModel):
@@ -39,8 +59,16 @@ class DatasetCard(BaseModel):
     description: str = ""
     license: str = ""
     source: Literal["file", "humaneval"] = "file"
+    root: Literal["card", "data"] = "card"
     data: str | None = None
     dev: str | None = None
+    format: Literal["auto", "csv", "jsonl", "json", "parquet"] = "auto"
+    header: list[str] | None = None
+    columns: dict[str, str | list[str]] = Field(default_factory=dict)
+    preprocess: str | None = None
+    family: Literal["ceval", "cmmlu", "mmlu"] | None = None
+    download: str | None = None
+    limit_scope: Literal["dataset", "subset"] = "dataset"
     mode: Literal["ppl", "gen"]
     metric: Literal["accuracy", "exact_match", "pass@1"] = "accuracy"
     continuation: Literal["letter", "text"] = "letter"
@@ -51,6 +79,14 @@ class DatasetCard(BaseModel):
     template: TemplateSpec = Field(default_factory=TemplateSpec)
     few_shot: FewShot = Field(default_factory=FewShot)
     groups: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, v: dict[str, Any]) -> dict[str, Any]:
+        bad = [k for k in v if k not in CANONICAL]
+        if bad:
+            raise ValueError(f"unknown column target '{bad[0]}' (known: {', '.join(CANONICAL)})")
+        return v
 
 
 @dataclass
@@ -67,21 +103,49 @@ class Dataset:
     def name(self) -> str:
         return self.card.name
 
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        """The card's groups over the subsets this data really has (empty groups dropped)."""
+        present = {s.subset for s in self.samples if s.subset}
+        out = {g: [s for s in subs if s in present] for g, subs in self.card.groups.items()}
+        return {g: subs for g, subs in out.items() if subs}
+
+    def limited(self, limit: int | None) -> list[Sample]:
+        """The first `limit` samples, of each subset when the card says `limit_scope: subset`."""
+        if not limit:
+            return list(self.samples)
+        if self.card.limit_scope == "dataset":
+            return self.samples[:limit]
+        seen: dict[str | None, int] = {}
+        out = []
+        for s in self.samples:
+            if seen.get(s.subset, 0) < limit:
+                seen[s.subset] = seen.get(s.subset, 0) + 1
+                out.append(s)
+        return out
+
 
 def dataset_names() -> list[str]:
     """Registered dataset names (card stems under data/datasets)."""
     return sorted(p.stem for p in (data_dir() / "datasets").glob("*.yaml"))
 
 
+BARE_SUFFIXES = (".jsonl", ".csv", ".json", ".parquet")
+
+
 def load_dataset(name_or_path: str) -> Dataset:
-    """A registered dataset name, a card (.yaml) or a data file (.jsonl/.csv)."""
+    """A registered dataset name, a card (.yaml) or a data file (.jsonl/.csv/.json/.parquet)."""
     path = Path(name_or_path).expanduser()
     if path.suffix in (".yaml", ".yml") and path.is_file():
         return load_card(path)
-    if path.suffix in (".jsonl", ".csv") and path.is_file():
+    if path.suffix.lower() in BARE_SUFFIXES and path.is_file():
+        return _bare_file(path)
+    if path.is_dir():
         return _bare_file(path)
     card = data_dir() / "datasets" / f"{name_or_path}.yaml"
     if not card.is_file():
+        if path.suffix.lower() in BARE_SUFFIXES or "/" in name_or_path:
+            raise DataError("no such file or folder", str(path))
         raise UnknownNameError("dataset", name_or_path, dataset_names())
     return load_card(card)
 
@@ -91,10 +155,8 @@ def load_card(path: Path) -> Dataset:
     raw = load_yaml(path, lines)
     if isinstance(raw, dict):
         raw.setdefault("name", path.stem)
-        if raw.get("source") == "needle":  # a grid generated per model: objective.needle
-            from objective.needle import load_needle_card
-
-            return load_needle_card(raw, path, lines)
+        if raw.get("family") and "groups" not in raw and raw.get("family") in cards.FAMILIES:
+            raw["groups"] = cards.groups(raw["family"])
     card = validate(DatasetCard, raw, str(path), lines)
     if card.source == "humaneval":
         from objective.humaneval import load_humaneval
@@ -103,56 +165,108 @@ def load_card(path: Path) -> Dataset:
         return Dataset(card, _version(card, blob), samples, [], str(path))
     if not card.data:
         raise DataError("a file dataset needs 'data'", str(path), field="data")
-    data = (path.parent / card.data).resolve()
-    if not data.is_file():
-        raise DataError(f"data file not found: {data}", str(path), lines.get(("data",), (None, None))[1], "data")
-    mc = card.mode == "ppl" or _looks_mc(data)
-    samples = read_rows(data, card.name, mc)
-    dev_path = (path.parent / card.dev).resolve() if card.dev else None
-    dev = read_rows(dev_path, card.name, mc) if dev_path else []
-    blob = data.read_bytes() + (dev_path.read_bytes() if dev_path else b"")
+    base = data_root() if card.root == "data" else path.parent
+    files = _files(card, card.data, base, path, lines, "data")
+    dev_files = _files(card, card.dev, base, path, lines, "dev") if card.dev else []
+    mc = card.mode == "ppl" or _looks_mc(card, files[0][1])
+    samples = _read_all(card, files, mc)
+    dev = _read_all(card, dev_files, mc)
+    if mc and card.continuation == "letter":
+        n = max(len(s.choices or ()) for s in samples)
+        check_options_shown(card.template, n, str(path), lines.get(("template",), (None, None))[1])
+    blob = b"".join(p.read_bytes() for _, p in files + dev_files)
     return Dataset(card, _version(card, blob), samples, dev, str(path))
+
+
+def _files(card: DatasetCard, pattern: str, base: Path, card_path: Path, lines: LineMap,
+           field: str) -> list[tuple[str | None, Path]]:
+    found = expand(pattern, base)
+    if found:
+        return found
+    where = (base / pattern) if not Path(pattern).is_absolute() else Path(pattern)
+    if card.root == "data":
+        hint = card.download or SOURCES["opencompass"]
+        raise DataError(
+            f"{card.name}: data not found at {where} (data root {base.resolve()}: set --data-dir DIR "
+            f"or ARENA_DATA_DIR). Get it from {hint}", str(card_path),
+            lines.get((field,), (None, None))[1], field)
+    raise DataError(f"data file not found: {where}", str(card_path), lines.get((field,), (None, None))[1], field)
+
+
+def _read_all(card: DatasetCard, files: list[tuple[str | None, Path]], mc: bool) -> list[Sample]:
+    out: list[Sample] = []
+    seen: set[str] = set()
+    for subset, path in files:
+        if card.family and subset is not None and subset not in cards.subjects(card.family):
+            raise DataError(f"'{subset}' is not a {card.family} subject (known: "
+                            f"{', '.join(cards.subjects(card.family)[:5])}, ...)", str(path))
+        extra_fields = cards.fields(card.family, subset) if card.family and subset else {}
+        for s in read_rows(path, card.name, mc, card=card, subset=subset):
+            if subset is not None:
+                s.id = f"{subset}/{s.id}"
+            if extra_fields:
+                s.extra["fields"] = {**extra_fields, **s.extra.get("fields", {})}
+            if s.id in seen:
+                raise DataError(f"duplicate id '{s.id}'", str(path), s.extra.get("line"), "id")
+            seen.add(s.id)
+            out.append(s)
+    if not out and files:
+        raise DataError("the dataset has no rows", str(files[0][1]))
+    return out
 
 
 def _version(card: DatasetCard, blob: bytes) -> str:
     """Six hex digits of the content (data, dev split and the card's prompt settings)."""
     h = hashlib.sha256(blob)
-    h.update(card.model_dump_json(exclude={"description", "license"}).encode())
+    h.update(card.model_dump_json(exclude={"description", "license", "download"}).encode())
     return h.hexdigest()[:6]
 
 
-def _looks_mc(path: Path) -> bool:
+def _prepared(card: DatasetCard | None, row: dict, file: str, line: int) -> dict:
+    if card is not None and card.preprocess:
+        row = get_preprocessor(card.preprocess)(row, file, line)
+    if card is not None:
+        row = map_columns(row, card.columns, file, line)
+    return row
+
+
+def _looks_mc(card: DatasetCard | None, path: Path) -> bool:
     """A file is multiple-choice when its first row has `choices` or column `A`."""
-    first = next(iter(_raw_rows(path)), None)
-    return first is not None and ("choices" in first[1] or "A" in first[1])
+    fmt, header = (card.format, card.header) if card else ("auto", None)
+    first = next(iter(read_table(path, fmt, header)), None)
+    if first is None:
+        return False
+    row = _prepared(card, first[1], str(path), first[0])
+    return "choices" in row or "A" in row
 
 
 def _bare_file(path: Path) -> Dataset:
-    mc = _looks_mc(path)
-    card = DatasetCard(name=path.stem, data=path.name, mode="ppl" if mc else "gen",
+    """A data file (or a folder of them) without a card: options always shown before `Answer:`."""
+    files = expand(str(path), Path("."))
+    if not files:
+        raise DataError("no .jsonl/.csv/.json/.parquet files in this folder", str(path))
+    mc = _looks_mc(None, files[0][1])
+    card = DatasetCard(name=path.stem, data=str(path), mode="ppl" if mc else "gen",
                        metric="accuracy" if mc else "exact_match",
-                       postprocess="first_option" if mc else "first_line")
-    samples = read_rows(path, card.name, mc)
-    return Dataset(card, _version(card, path.read_bytes()), samples, [], str(path))
+                       postprocess="first_option" if mc else "first_line",
+                       template=MC_TEMPLATE if mc else TemplateSpec())
+    samples = _read_all(card, files, mc)
+    return Dataset(card, _version(card, b"".join(p.read_bytes() for _, p in files)), samples, [], str(path))
 
 
-def _raw_rows(path: Path):
-    if path.suffix == ".csv":
-        with path.open(encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            for row in reader:
-                yield reader.line_num, {k: v for k, v in row.items() if k and v not in (None, "")}
-    else:
-        yield from iter_jsonl(path)
-
-
-def read_rows(path: Path, dataset: str, multiple_choice: bool) -> list[Sample]:
-    """Parse and check every row; an empty file is an error (never a 0% score)."""
+def read_rows(path: Path, dataset: str, multiple_choice: bool, *, card: DatasetCard | None = None,
+              subset: str | None = None) -> list[Sample]:
+    """Parse and check every row of one file; an empty file is an error (never a 0% score)."""
     if not path.is_file():
         raise DataError("file not found", str(path))
+    fmt, header = (card.format, card.header) if card else ("auto", None)
     out: list[Sample] = []
     seen: set[str] = set()
-    for line, row in _raw_rows(path):
+    for index, (line, raw) in enumerate(read_table(path, fmt, header)):
+        row = _prepared(card, raw, str(path), line)
+        row.setdefault("id", index if subset is not None else line)
+        if subset is not None:
+            row["subset"] = subset
         s = (_mc_row if multiple_choice else _gen_row)(row, dataset, str(path), line)
         if s.id in seen:
             raise DataError(f"duplicate id '{s.id}'", str(path), line, "id")
@@ -173,6 +287,8 @@ def _need(row: dict, field: str, file: str, line: int) -> Any:
 def _choices(row: dict, file: str, line: int) -> list[str]:
     if "choices" in row:
         choices = row["choices"]
+        if hasattr(choices, "tolist"):  # numpy arrays from parquet via pandas
+            choices = choices.tolist()
         if not isinstance(choices, list) or len(choices) < 2:
             raise DataError("'choices' must be a list of at least 2 options", file, line, "choices")
     else:
@@ -210,13 +326,23 @@ def _answer_index(answer: Any, choices: list[str], file: str, line: int) -> int:
                     file, line, "answer")
 
 
+def _no_answer_hint(file: str) -> str:
+    if "/test/" in file.replace("\\", "/") and "ceval" in file:
+        return " (the C-Eval test split publishes no answers: evaluate 'val' as OpenCompass does)"
+    return ""
+
+
 def _mc_row(row: dict, dataset: str, file: str, line: int) -> Sample:
     question = str(_need(row, "question", file, line))
     choices = _choices(row, file, line)
-    idx = _answer_index(_need(row, "answer", file, line), choices, file, line)
+    if row.get("answer") in (None, ""):
+        raise DataError("missing required field" + _no_answer_hint(file), file, line, "answer")
+    idx = _answer_index(row["answer"], choices, file, line)
+    extra: dict[str, Any] = {"line": line}
+    if row.get("solution"):
+        extra["solution"] = str(row["solution"])
     return Sample(dataset=dataset, id=str(row.get("id", line)), subset=row.get("subset"),
-                  question=question, choices=choices, answer=idx,
-                  extra={"line": line, **({"solution": row["solution"]} if "solution" in row else {})})
+                  question=question, choices=choices, answer=idx, extra=extra)
 
 
 def _gen_row(row: dict, dataset: str, file: str, line: int) -> Sample:
@@ -225,7 +351,13 @@ def _gen_row(row: dict, dataset: str, file: str, line: int) -> Sample:
     if isinstance(answer, (dict, list)):
         raise DataError("answer must be a string or a number", file, line, "answer")
     extra: dict[str, Any] = {"line": line}
+    target = str(answer)
+    gsm = split_gsm8k(target)
+    if gsm is not None:  # GSM8K: "<worked solution>\n#### <number>"
+        extra["solution"], target = gsm
+        if not target:
+            raise DataError("nothing after '####'", file, line, "answer")
     if row.get("solution"):
         extra["solution"] = str(row["solution"])
     return Sample(dataset=dataset, id=str(row.get("id", line)), subset=row.get("subset"),
-                  question=question, target=str(answer), extra=extra)
+                  question=question, target=target, extra=extra)
