@@ -30,16 +30,20 @@ def _tokens(text: str) -> int:
 
 def plan_run(exp: Experiment, pf) -> list[PlannedTask]:
     """One row per (stage, model, dataset/question set/judge) with call and cost estimates."""
+    from arena.runners.tasks import eval_config
+    from objective.estimate import estimate_dataset, text_model
+
     tasks: list[PlannedTask] = []
     for spec in exp.models:
+        if not pf.datasets:
+            break
+        # the prompts a run renders, counted with the model's tokenizer (no weights loaded)
+        model, cfg = text_model(spec), eval_config(exp, spec)
         for ds in pf.datasets:
-            samples = ds.limited(exp.eval.limit)
-            n = len(samples)
-            options = max((len(s.choices or []) for s in samples), default=1)
-            calls = n * options if ds.card.mode == "ppl" else n
-            tin = sum(_tokens(s.question) for s in samples) * (options if ds.card.mode == "ppl" else 1)
-            tout = 0 if ds.card.mode == "ppl" else n * (ds.card.max_out_len or spec.max_out_len)
-            tasks.append(PlannedTask("infer", spec.label, ds.name, n, calls, tin + tout, _cost(spec, tin, tout)))
+            row = estimate_dataset(model, ds, cfg)
+            tin, tout = row["est_prompt_tokens"], row["est_out_tokens"]
+            tasks.append(PlannedTask("infer", spec.label, ds.name, row["samples"], row["calls"], tin + tout,
+                                     _cost(spec, tin, tout)))
     turns = sum(len(q.turns) for q in pf.questions)
     qin = sum(_tokens(" ".join(q.turns)) for q in pf.questions)
     for spec in exp.answerers():

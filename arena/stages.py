@@ -197,7 +197,8 @@ def objective_stage(ctx: RunContext, pf: Preflight) -> None:
     import json
 
     from arena.core.records import Prediction
-    from objective.runner import EvalConfig, evaluate_dataset
+    from arena.runners.tasks import eval_config
+    from objective.runner import InferStats, evaluate_dataset
 
     exp = ctx.exp
     if not pf.datasets:
@@ -207,9 +208,7 @@ def objective_stage(ctx: RunContext, pf: Preflight) -> None:
         dispatch(ctx, pf, "infer")  # with a runner, workers store the predictions first
         for spec in exp.models:
             model = ctx.model(spec)
-            cfg = EvalConfig(batch_size=exp.eval.batch_size or spec.batch_size,
-                             max_out_len=exp.eval.max_out_len, shots=exp.eval.few_shot,
-                             limit=exp.eval.limit)
+            cfg = eval_config(exp, spec)  # the same settings (and hash) as on every worker
             for ds in pf.datasets:
                 n = len(ds.limited(cfg.limit))
                 task = bar.add_task(f"{spec.label} / {ds.name}", total=n)
@@ -220,9 +219,18 @@ def objective_stage(ctx: RunContext, pf: Preflight) -> None:
                     if ctx.runner is None:  # after workers, every prediction is stored: no load
                         with ctx.console.status(f"loading {spec.label}...") if not model.loaded else nullcontext():
                             model.load()
+                    fed = InferStats()
                     results = evaluate_dataset(
                         model, ds, work_dir=ctx.run_dir, store=ctx.store, config=cfg, cache=ctx.cache,
-                        progress=lambda done, total, t=task: bar.update(t, completed=done, total=total))
+                        progress=lambda done, total, t=task: bar.update(t, completed=done, total=total),
+                        stats=fed)
+                    stat.tokens += fed.tokens
+                    if fed.truncated:
+                        log.warning("%s / %s: %d of %d prompts cut to max_seq_len=%s", spec.label, ds.name,
+                                    fed.truncated, fed.prompts, spec.max_seq_len)
+                        bar.console.print(f"[yellow]warning:[/yellow] {spec.label} / {ds.name}: {fed.truncated} "
+                                          f"of {fed.prompts} prompts were longer than max_seq_len and lost their "
+                                          "left part (predictions show what the model saw)", highlight=False)
                 bar.update(task, completed=n)  # also when workers did the work
                 # overwrite: a result of the same key from other settings (e.g. limit) is stale
                 ctx.store.upsert_many(results, ctx.run_id)

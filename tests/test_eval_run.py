@@ -149,3 +149,18 @@ def test_dry_run_tokens_within_20_percent_for_gen_on_smollm2(smollm2_dir, tmp_pa
     code, output, out = _invoke(*args)
     assert code == 0, output
     assert plan["total_tokens"] == pytest.approx(out["tokens"], rel=0.2), (plan, out["tokens"])
+
+
+def test_arena_run_dry_run_tokens_match_the_run(tiny_model_dir, tmp_path, cache_dir):
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text(f"name: dry\nmodels:\n  - {{name: tiny, path: {tiny_model_dir}, max_seq_len: 160}}\n"
+                   "datasets: [ceval_mini_ppl, winograd_mini_ppl]\neval: {limit: 4}\n")
+    res = CliRunner().invoke(app, ["run", str(cfg), "--dry-run", "--json", "-w", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    plan = json.loads(res.stdout)
+    est = sum(t["est_tokens"] for t in plan["tasks"] if t["stage"] == "infer")
+    res = CliRunner().invoke(app, ["run", str(cfg), "-w", str(tmp_path / "o"), "--stages", "infer"])
+    assert res.exit_code == 0, res.output
+    stats = json.loads(next((tmp_path / "o").glob("*/stage_stats.json")).read_text())
+    used = stats["objective"]["tokens"]
+    assert used > 0 and est == pytest.approx(used, rel=0.2)

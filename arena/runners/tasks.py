@@ -172,10 +172,12 @@ def _all_stored(task: Task, model: Any, spec: ModelSpec, state: WorkerState, sto
 
 def eval_config(exp: Any, spec: ModelSpec) -> Any:
     """The EvalConfig the objective stage uses for `spec` (the same hash on every worker)."""
+    from objective.eval_run import spec_settings
     from objective.runner import EvalConfig
 
-    return EvalConfig(batch_size=exp.eval.batch_size or spec.batch_size, max_out_len=exp.eval.max_out_len,
-                      shots=exp.eval.few_shot, limit=exp.eval.limit)
+    cfg = EvalConfig(batch_size=exp.eval.batch_size or spec.batch_size, max_out_len=exp.eval.max_out_len,
+                     shots=exp.eval.few_shot, limit=exp.eval.limit)
+    return cfg.model_copy(update=spec_settings(spec, cfg))  # the spec's temperature, meta template
 
 
 def _infer(state: WorkerState, model: Any, spec: ModelSpec, task: Task, store: Any) -> None:
