@@ -46,11 +46,10 @@ def register(app: typer.Typer) -> None:
         """Run an experiment: infer -> evaluate -> judge -> report (resumable)."""
         import logging
 
-        from rich.console import Console
-
+        from arena.cli import unwrapped_console
         from arena.experiment import load_experiment
 
-        console = Console(stderr=as_json)
+        console = unwrapped_console(stderr=as_json)  # tables in a pipe or file keep their width
         flags = {"kind": runner, "max_workers": max_workers, "num_gpus": num_gpus,
                  "partitioner": partitioner, "ray_address": ray_address}
         runner_sets = [f"runner.{k}={v}" for k, v in flags.items() if v is not None]
@@ -70,7 +69,7 @@ def register(app: typer.Typer) -> None:
             print(json.dumps({"run_dir": str(result.run_dir), "report": result.report,
                               "stats": {k: vars(v) for k, v in result.stats.items()}}, indent=2))
             return
-        console.print(result.summary)
+        console.print(result.summary, markup=False, highlight=False, soft_wrap=True)
         console.print(f"report: {result.report.get('html', '-')}")
 
 
