@@ -156,12 +156,17 @@ def import_(
     store: str = typer.Option(_store_opt(), "--store"),
     question_set: str = typer.Option(None, "--question-set", help="Name for imported questions."),
     baseline: str = typer.Option("gpt-4-0314", "--baseline", help="arena-hard: the baseline model."),
+    weight: int = typer.Option(3, "--weight", min=1, help="arena-hard: weight of a strong verdict (A>>B)."),
 ) -> None:
-    """Import questions, answers, judgments or battles from another tool's files."""
+    """Import questions, answers, judgments or battles from another tool's files.
+
+    Judge outputs the tool could not parse (MT-Bench score -1 or winner "error", AlpacaEval null
+    preferences, arena-hard games without a label) are kept as failed judgments and counted.
+    """
     from arena.core.store import Store
     from judges.formats import import_format
 
-    counts = import_format(fmt, path, Store(store), question_set=question_set, baseline=baseline)
+    counts = import_format(fmt, path, Store(store), question_set=question_set, baseline=baseline, weight=weight)
     _print(", ".join(f"{k}: {v}" for k, v in counts.items()) or "nothing imported")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from arena.core.errors import DataError
-from arena.core.records import Battle, Judgment
+from arena.core.records import Battle, Judgment, Score
 from arena.core.store import Store
 from judges.formats import export_format, import_format
 from judges.pairwise import judgments_to_battles
@@ -72,12 +72,17 @@ def test_mt_bench_round_trip_and_battles(tmp_path: Path) -> None:
     _mt_bench(src)
     store = Store(tmp_path / "s.sqlite")
     counts = import_format("mt-bench", src, store)
-    assert counts == {"questions": 2, "answers": 4, "judgments": 6}
+    # the unparsed single judgment (score -1) is kept as a Judgment and counted, not a Score
+    assert counts == {"questions": 2, "answers": 4, "judgments": 6, "scores": 1, "battles": 2, "errors": 1}
     export_format("mt-bench", store, out)
     _same_tree(src, out)
     battles = judgments_to_battles(store.all(Judgment))
     wins = sorted((b.question_id, b.winner) for b in battles)
     assert wins == [("111", "tie"), ("81", "model_b")]  # q111 flipped -> inconsistent -> tie
+    stored = sorted((b.question_id, b.winner, b.source) for b in store.all(Battle))
+    assert stored == [("111", "tie", "judge:gpt-4"), ("81", "model_b", "judge:gpt-4")]
+    [score] = store.all(Score)
+    assert (score.source, score.model, score.score, score.category) == ("judge:gpt-4", "vicuna-13b", 8.0, "writing")
     [failed] = [j for j in store.all(Judgment) if j.parse_error]
     assert failed.turn == 2 and failed.score is None
 
@@ -116,11 +121,12 @@ def test_arena_hard_round_trip(tmp_path: Path) -> None:
          "games": [{"user_prompt": "<|User Prompt|>...", "judgment": "My final verdict is [[B>A]]", "score": "B>A"},
                    {"user_prompt": "<|User Prompt|>..", "judgment": "[[A>>B]]", "score": "A>>B"}]}])
     store = Store(tmp_path / "s.sqlite")
-    assert import_format("arena-hard", src, store) == {"questions": 1, "answers": 2, "judgments": 2}
+    assert import_format("arena-hard", src, store) == {"questions": 1, "answers": 2, "judgments": 2, "battles": 2}
     export_format("arena-hard", store, out)
     _same_tree(src, out)
-    [b] = judgments_to_battles(store.all(Judgment))
-    assert (b.model_a, b.model_b, b.winner, b.weight) == ("gpt-4-0314", "m1", "model_b", 2.0)
+    # one battle per game as arena-hard counts them: game 2 shows the model as A, A>>B = 3 wins
+    got = sorted((b.ref, b.model_a, b.model_b, b.winner, b.weight) for b in store.all(Battle))
+    assert got == [("g1", "gpt-4-0314", "m1", "model_b", 1.0), ("g2", "gpt-4-0314", "m1", "model_b", 3.0)]
 
 
 def test_chatbot_arena_round_trip(tmp_path: Path) -> None:
