@@ -85,6 +85,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
                    "added_tokens.json", "chat_template.jinja", "chat_template.json")
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _MIB = 1 << 20
+_FINGERPRINTS: dict[tuple, str] = {}  # (path, inode, size, mtime, ctime) -> fingerprint
 
 
 def file_fingerprint(path: Path) -> str:
@@ -94,13 +95,17 @@ def file_fingerprint(path: Path) -> str:
     mtime or size, or different bytes at either end.
     """
     st = path.stat()
+    memo = (str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if memo in _FINGERPRINTS:  # sharded checkpoints: identities are asked for often
+        return _FINGERPRINTS[memo]
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         h.update(fh.read(_MIB))
         if st.st_size > 2 * _MIB:
             fh.seek(-_MIB, os.SEEK_END)
         h.update(fh.read(_MIB))
-    return f"{st.st_size}:{st.st_mtime_ns}:{h.hexdigest()[:16]}"
+    _FINGERPRINTS[memo] = f"{st.st_size}:{st.st_mtime_ns}:{h.hexdigest()[:16]}"
+    return _FINGERPRINTS[memo]
 
 
 def _local_folder(path: str) -> Path | None:
