@@ -7,6 +7,7 @@ only their SHA-256 is stored, so a copy of the database opens no session.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import math
@@ -151,6 +152,41 @@ def _counts(conn: sa.Connection, keys: list[str], now: float, window: float) -> 
         sa.select(t.c.key, t.c.count, t.c.window_start, t.c.until).where(t.c.key.in_(keys))
     )
     return {k: (n, until) for k, n, start, until in rows if now - start <= window}
+
+
+# --- when the store fails ------------------------------------------------------------------------
+def store_cause(exc: BaseException) -> str:
+    """One line naming why the store failed (the driver's message, no SQL, no traceback)."""
+    orig = getattr(exc, "orig", None) or exc
+    return f"{type(orig).__name__}: {str(orig).splitlines()[0] if str(orig) else ''}"[:300]
+
+
+def store_guard(what: str):
+    """Turn a failing store (disk full, database down) into `Unavailable` (HTTP 503).
+
+    The operator log gets one line with the cause when the store starts failing and one
+    when it works again; the rater gets a message that says whether the action was saved:
+    a write that raised was rolled back, so it was not.
+    """
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(self, *args, **kwargs):
+            try:
+                out = fn(self, *args, **kwargs)
+            except sa.exc.SQLAlchemyError as exc:
+                svc = getattr(self, "service", self)  # the service, or a part that holds it
+                svc.store_failed(exc)
+                raise Unavailable(
+                    f"voting is paused: the server cannot {what} right now "
+                    f"(nothing was saved); please try again in a few minutes"
+                ) from None
+            getattr(self, "service", self).store_ok()
+            return out
+
+        return run
+
+    return wrap
 
 
 # --- passwords ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from arena.core.store import Store
 from arena.ratings import (
     battle_count_matrix,
     bt_leaderboard,
+    elo_leaderboard,
     pairwise_agreement,
     pairwise_win_matrix,
 )
@@ -34,9 +35,16 @@ class Leaderboard:
     """One leaderboard: ratings with 95% CIs, win-rate and battle-count matrices."""
 
     source: str
-    table: pd.DataFrame  # model, rating, lower, upper, rank, n_battles
+    table: pd.DataFrame  # model, rating, lower, upper, rank, n_battles, elo, elo_lower, elo_upper
     win_matrix: pd.DataFrame
     counts: pd.DataFrame
+
+
+LIVE_FILTERS = {
+    "all": "prepared and live battles",
+    "prepared": "prepared questions only",
+    "live": "live battles only (raters' own prompts)",
+}
 
 
 def battles_frame(store: Store) -> pd.DataFrame:
@@ -54,24 +62,54 @@ def sources(store: Store) -> list[str]:
 
 
 def leaderboard(
-    store: Store, source: str = "human", n_bootstrap: int = 100, seed: int = 0
+    store: Store,
+    source: str = "human",
+    n_bootstrap: int = 100,
+    seed: int = 0,
+    live: str = "all",
+    with_elo: bool = True,
 ) -> Leaderboard:
-    """Bradley-Terry ratings with bootstrap 95% CIs for one source (or ``combined``)."""
+    """Bradley-Terry ratings with bootstrap 95% CIs for one source (or ``combined``), and
+    online Elo with its bootstrap CI beside them.
+
+    `live` keeps "all" battles, only the "prepared" questions, or only the "live" battles on
+    the raters' own prompts (question ids ``live-...``).
+    """
+    if live not in LIVE_FILTERS:
+        raise ValueError(f"live must be one of {', '.join(LIVE_FILTERS)}")
     df = battles_frame(store)
     if source != "combined":
         df = df[df["source"] == source]
+    is_live = df["question_id"].astype(str).str.startswith("live-")
+    if live != "all":
+        df = df[is_live if live == "live" else ~is_live]
+    cols = [
+        "model",
+        "rating",
+        "lower",
+        "upper",
+        "rank",
+        "n_battles",
+        "elo",
+        "elo_lower",
+        "elo_upper",
+    ]
     if df.empty:
-        empty = pd.DataFrame(columns=["model", "rating", "lower", "upper", "rank", "n_battles"])
-        return Leaderboard(source, empty, pd.DataFrame(), pd.DataFrame())
+        return Leaderboard(source, pd.DataFrame(columns=cols), pd.DataFrame(), pd.DataFrame())
     with warnings.catch_warnings():  # few votes: separation warnings are expected, CIs show it
         warnings.simplefilter("ignore")
         table = bt_leaderboard(df, n_bootstrap=n_bootstrap, seed=seed, allow_disconnected=True)
+        if with_elo:
+            elo = elo_leaderboard(df, n_bootstrap=n_bootstrap, seed=seed)
+    if with_elo:
+        elo = elo.rename(columns={"rating": "elo", "lower": "elo_lower", "upper": "elo_upper"})
+        table = table.merge(elo[["model", "elo", "elo_lower", "elo_upper"]], on="model", how="left")
     return Leaderboard(source, table, pairwise_win_matrix(df), battle_count_matrix(df))
 
 
 def human_cis(store: Store, n_bootstrap: int = 20) -> dict[str, tuple[float, float]]:
     """95% CI of each model's human rating (for the battle sampler); {} with no votes."""
-    table = leaderboard(store, "human", n_bootstrap).table
+    table = leaderboard(store, "human", n_bootstrap, with_elo=False).table
     return {
         r.model: (float(r.lower), float(r.upper))
         for r in table.itertuples()

@@ -34,7 +34,7 @@ from arena.service import (
     Unavailable,
     User,
 )
-from arena.service_views import iter_export, leaderboard, sources
+from arena.service_views import LIVE_FILTERS, iter_export, leaderboard, sources
 from ui.auth import (
     SESSION_COOKIE,
     client_addr,
@@ -201,11 +201,14 @@ def make_router(service: ArenaService) -> APIRouter:
 
     @r.get("/api/leaderboard")
     def get_leaderboard(
-        source: str = "human", bootstrap: int = 100, u: User = Depends(user)
+        source: str = "human", bootstrap: int = 100, live: str = "all", u: User = Depends(user)
     ) -> dict:
-        lb = leaderboard(service.store, source, n_bootstrap=max(0, min(bootstrap, 1000)))
+        if live not in LIVE_FILTERS:
+            raise ServiceError(f"live must be one of {', '.join(LIVE_FILTERS)}")
+        n = max(0, min(bootstrap, 1000))
+        lb = leaderboard(service.store, source, n_bootstrap=n, live=live)
         rows = lb.table.astype(object).where(lb.table.notna(), None).to_dict("records")
-        return {"source": source, "sources": sources(service.store), "rows": rows}
+        return {"source": source, "live": live, "sources": sources(service.store), "rows": rows}
 
     @r.get("/api/admin/export")
     def export(format: str = "csv", u: User = Depends(admin)) -> StreamingResponse:  # noqa: A002

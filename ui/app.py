@@ -17,30 +17,69 @@ import sqlalchemy as sa  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 
 from arena.service import ArenaService  # noqa: E402
-from ui import admin, battle, leaderboard, single  # noqa: E402
+from ui import admin, battle, leaderboard, live, single  # noqa: E402
 from ui.api import install  # noqa: E402
 from ui.auth import request_user  # noqa: E402
 from ui.common import gradio_user  # noqa: E402
 
 CSS = """
 .arena-question{background:var(--background-fill-secondary);border:1px solid var(--border-color-primary);
-  border-radius:10px;padding:10px 16px}
+  border-radius:10px;padding:10px 16px;max-height:30vh;overflow-y:auto}
 .arena-answer{border:1px solid var(--border-color-primary);border-radius:10px;padding:10px 16px;
-  min-height:140px}
-.arena-answer-title{font-weight:700;color:#c2410c;margin-bottom:4px}
+  min-height:140px;max-height:min(52vh,640px);overflow-y:auto;overflow-x:hidden;
+  overscroll-behavior:contain;overflow-wrap:anywhere}
+.arena-answer-title{font-weight:700;color:#c2410c;margin-bottom:4px;position:sticky;top:-10px;
+  background:var(--background-fill-primary);padding:2px 0}
+.arena-user{background:var(--background-fill-secondary);border-radius:8px;padding:4px 10px;margin:6px 0}
 .arena-turn{font-size:.75rem;letter-spacing:.05em;text-transform:uppercase;color:#6b7280;margin-top:8px}
 .arena-cat{display:inline-block;font-size:.75rem;background:#ffedd5;color:#9a3412;border-radius:6px;
   padding:1px 8px;margin-bottom:4px}
 .arena-md pre{overflow-x:auto;padding:8px;border-radius:6px;background:var(--background-fill-secondary)}
 .arena-help{color:var(--body-text-color-subdued)}
-#battle-reveal,#single-reveal{font-size:1.05rem}
+.arena-votebar{position:sticky;bottom:0;z-index:50;background:var(--background-fill-primary);
+  border-top:1px solid var(--border-color-primary);box-shadow:0 -6px 14px rgba(0,0,0,.07);
+  padding:6px 4px !important}
+.arena-votebar .arena-reveal{font-size:1.05rem}
+.arena-lb-wrap{overflow-x:auto}
+.arena-lb{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+.arena-lb th,.arena-lb td{padding:6px 8px;border-bottom:1px solid var(--border-color-primary);text-align:left}
+.arena-lb .arena-num{text-align:right;white-space:nowrap}
+.arena-lb .arena-model{overflow-wrap:anywhere}
+.arena-ci{color:var(--body-text-color-subdued);font-size:.85em}
+@media (max-width:720px){
+  .arena-answers{flex-direction:column !important;flex-wrap:nowrap !important}
+  .arena-answers>*{width:100% !important;min-width:0 !important;flex:1 1 auto !important}
+  .arena-answer{max-height:27vh;min-height:80px;padding:6px 10px}
+  .arena-question{max-height:18vh}
+  .arena-votebar button{min-width:0 !important;padding:6px 4px !important;font-size:.85rem}
+  .arena-lb{font-size:.8rem}
+  .arena-lb th,.arena-lb td{padding:4px 3px}
+  .arena-lb .arena-num{white-space:normal}
+  .arena-ci{display:block}
+}
 """
 
 
 # System fonts only: the default theme would fetch Google Fonts, and raters may be offline.
+# The CJK families come before the generic name so Chinese/Japanese/Korean text finds glyphs
+# (Noto Sans CJK on Linux, PingFang/Hiragino on macOS, Microsoft YaHei on Windows).
+FONTS = [
+    "ui-sans-serif",
+    "system-ui",
+    "Segoe UI",
+    "Roboto",
+    "Noto Sans",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Source Han Sans SC",
+    "PingFang SC",
+    "Hiragino Sans",
+    "Microsoft YaHei",
+    "sans-serif",
+]
 THEME = gr.themes.Soft(
     primary_hue="orange",
-    font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+    font=FONTS,
     font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
 )
 
@@ -54,6 +93,11 @@ def build_app(service: ArenaService) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Battle", id="battle"):
                 battle.build(service, demo)
+            if service.live is not None:
+                with gr.Tab("Battle on your prompt", id="live"):
+                    live.build(service)
+                with gr.Tab("Side by side", id="named"):
+                    live.build(service, named=True)
             with gr.Tab("Single rating", id="single"):
                 single.build(service, demo)
             with gr.Tab("Leaderboard", id="leaderboard") as lb_tab:

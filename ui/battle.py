@@ -40,16 +40,28 @@ def build(service: ArenaService, demo: gr.Blocks) -> None:
     battle_id = gr.State(None)
     gr.Markdown(HELP, elem_classes="arena-help")
     question = gr.HTML(elem_id="battle-question")
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_classes="arena-answers"):
         answer_a = gr.HTML(elem_id="answer-a")
         answer_b = gr.HTML(elem_id="answer-b")
-    with gr.Row():
-        buttons = [gr.Button(label, elem_id=eid, interactive=False) for _, label, eid in CHOICES]
     reason = gr.Textbox(
-        label="Reason (optional)", lines=2, max_length=2000, elem_id="battle-reason"
+        label="Reason (optional)", lines=1, max_length=2000, elem_id="battle-reason"
     )
-    reveal = gr.HTML(elem_id="battle-reveal")
-    next_btn = gr.Button("Next battle", variant="primary", elem_id="next-battle", interactive=False)
+    # the vote buttons and the reveal stay in view together (a sticky bar), however long
+    # the answers are: each answer scrolls in its own pane
+    with gr.Column(elem_classes="arena-votebar", elem_id="battle-votebar"):
+        reveal = gr.HTML(elem_id="battle-reveal")
+        with gr.Row(elem_classes="arena-vote-row"):
+            buttons = [
+                gr.Button(label, elem_id=eid, interactive=False, min_width=70)
+                for _, label, eid in CHOICES
+            ]
+            next_btn = gr.Button(
+                "Next battle",
+                variant="primary",
+                elem_id="next-battle",
+                interactive=False,
+                min_width=70,
+            )
     shown = [battle_id, question, answer_a, answer_b, reveal, reason, *buttons, next_btn]
 
     def show(request: gr.Request):
