@@ -25,15 +25,16 @@ def _model_id(model: Any) -> str:
     return model_identity(model)  # weights fingerprint, tokenizer, dtype, system prompt...
 
 
-def _score_local(model: Any, items: Sequence[Item], batch_size: int) -> list[list[LoglikelihoodResult]]:
-    from arena.models.prefix import PrefixScorer, truncate_group
+def _score_local(model: Any, items: Sequence[Item], batch_size: int | str) -> list[list[LoglikelihoodResult]]:
+    from arena.models.prefix import PrefixScorer, score_groups, truncate_group
 
     groups = []
     for ctx, conts in items:
         ctx_ids = model.token_ids(ctx, "")[0]  # the same ids for every option
         groups.append((ctx_ids, [model.token_ids(ctx, c)[1] for c in conts]))
     if PrefixScorer.supported(model.model):
-        return PrefixScorer(model.model, model.max_seq_len, batch_size).score(groups)
+        return score_groups(model.model, groups, model.max_seq_len, batch_size,
+                            getattr(model, "ppl_scorer", "auto"))
     # sliding-window caches cannot be sliced: score each option with the backend itself
     pairs = [(truncate_group(c, opts, model.max_seq_len), o) for c, opts in groups for o in opts]
     flat = iter(model.nll_from_ids(pairs))
@@ -49,14 +50,14 @@ def _score_api(model: Any, items: Sequence[Item]) -> list[list[LoglikelihoodResu
     return [[next(flat) for _ in conts] for _, conts in items]
 
 
-def score_choices(model: Any, items: Sequence[Item], *, batch_size: int = 8,
+def score_choices(model: Any, items: Sequence[Item], *, batch_size: int | str = 8,
                   cache: Cache | None = None) -> list[list[LoglikelihoodResult]]:
     """NLL and token count of each continuation of each item, in order.
 
     Args:
         model: an `HFModel` (fast shared-prefix path) or any ScoringLM.
         items: (context, continuations) per question.
-        batch_size: contexts per forward pass (results do not depend on it).
+        batch_size: questions per forward pass, or "auto" (results do not depend on it).
         cache: when given, identical (model, context, continuations) are never rescored.
 
     Raises:
