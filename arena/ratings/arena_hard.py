@@ -30,7 +30,14 @@ import pandas as pd
 
 from .bradley_terry import fit_bt
 
-__all__ = ["STRONG", "arena_hard_battles", "arena_hard_v01", "arena_hard_v2"]
+__all__ = [
+    "STRONG",
+    "arena_hard_battles",
+    "arena_hard_v01",
+    "arena_hard_v2",
+    "arena_hard_v2_style",
+    "style_features",
+]
 
 #: label -> (winner in baseline-vs-model terms for game 1, strong?)
 _GAME1 = {
@@ -180,3 +187,133 @@ def arena_hard_v2(
         out.append(t.assign(category=cat))
     res = pd.concat(out).reset_index(names="model")
     return res.sort_values(["category", "score"], ascending=[True, False]).reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ v2.0 style control
+STYLE_KEYS = ("token_len", "header_count", "list_count", "bold_count")
+
+
+def _style_vector(meta: dict) -> np.ndarray:
+    """``token_len`` and the markdown counts of one answer (a dict of counts is summed)."""
+    return np.array(
+        [
+            float(sum(v.values())) if isinstance(v, dict) else float(v)
+            for v in (meta[k] for k in STYLE_KEYS)
+        ]
+    )
+
+
+def style_features(model_meta: np.ndarray, baseline_meta: np.ndarray) -> np.ndarray:
+    """arena-hard v2.0's style features, z-scored (``std`` with ddof 1): the length ratio
+    ``(m - b) / (m + b)`` and, for headers/lists/bold, the markdown *density* (count / length)
+    as ``(dm - db) / (dm + db + 1)``."""
+    out = np.zeros_like(model_meta)
+    out[:, 0] = (model_meta[:, 0] - baseline_meta[:, 0]) / (model_meta[:, 0] + baseline_meta[:, 0])
+    dm = model_meta[:, 1:] / model_meta[:, :1]
+    db = baseline_meta[:, 1:] / baseline_meta[:, :1]
+    out[:, 1:] = (dm - db) / (dm + db + 1)
+    return (out - out.mean(axis=0)) / out.std(axis=0, ddof=1)
+
+
+def _fit_style_bt(codes: np.ndarray, n_models: int, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Max-likelihood ``logit = theta[model] + z @ beta`` (theta of the baseline fixed at 0)."""
+    from scipy.optimize import minimize
+
+    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+        t = params[codes] + z @ params[n_models:]
+        p = 1.0 / (1.0 + np.exp(-t))
+        f = -np.sum(
+            y * np.log(np.clip(p, 1e-300, None)) + (1 - y) * np.log(np.clip(1 - p, 1e-300, None))
+        )
+        g = p - y
+        return f, np.concatenate([np.bincount(codes, g, n_models), z.T @ g])
+
+    res = minimize(
+        loss,
+        np.zeros(n_models + z.shape[1]),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10},
+    )
+    return res.x
+
+
+def arena_hard_v2_style(
+    judgments: pd.DataFrame,
+    answers_meta: dict[str, dict[str, dict]],
+    baselines: dict[str, str] | str,
+    *,
+    weight: int = 3,
+    n_rounds: int = 100,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """arena-hard-auto v2.0 with style control (length and markdown density), per category.
+
+    Args:
+        judgments: judgment rows (``uid``, ``model``, ``category``, ``games``).
+        answers_meta: model -> uid -> the answer's ``metadata`` (``token_len``, ``header_count``,
+            ``list_count``, ``bold_count``), as in arena-hard's ``model_answer`` files.
+        baselines: baseline per category (or one for all).
+        weight, n_rounds, seed: as :func:`arena_hard_v2` (resamples drawn with
+            ``RandomState(seed).randint(0, n, (n_rounds, n))`` like its ``bootstrap_pairwise_model``).
+
+    Returns:
+        ``category, model, score, lower, upper``: the median, 5% and 95% quantiles over the
+        bootstrap fits of the predicted win rate against the baseline x 100 (there is no point
+        fit upstream either); the baseline gets 50. Style coefficients are in ``attrs["coefs"]``.
+        (arena-hard's length-only and markdown-only options slice the wrong columns upstream;
+        only the combined control is reproduced.)
+    """
+    uid_col = "uid" if "uid" in judgments.columns else "question_id"
+    rows = []
+    for _, r in judgments.iterrows():
+        g = list(r["games"])
+        if len(g) < 2 or _label(g[0]) is None or _label(g[1]) is None:
+            continue
+        l1, l2 = _label(g[0]), _label(g[1])
+        scores = [_V2_SCORE[l2]] * (weight if l2 in STRONG else 1) + [1.0 - _V2_SCORE[l1]] * (
+            weight if l1 in STRONG else 1
+        )
+        rows += [
+            {"uid": r[uid_col], "model": r["model"], "category": r.get("category"), "scores": s}
+            for s in scores
+        ]
+    battles = pd.DataFrame(rows)
+    if isinstance(baselines, str):
+        baselines = {c: baselines for c in battles["category"].unique()}
+    out, coefs = [], {}
+    rs = np.random.RandomState(seed)
+    for cat, b in battles.groupby("category", sort=True):
+        base = baselines[cat]
+        b = b.reset_index(drop=True)
+        m = np.array([_style_vector(answers_meta[x][u]) for x, u in zip(b["model"], b["uid"])])
+        bm = np.array([_style_vector(answers_meta[base][u]) for u in b["uid"]])
+        z = style_features(m, bm)
+        names = [str(x).split("/")[-1] for x in b["model"]]
+        models = sorted(set(names) | {base})
+        others = [x for x in models if x != base]
+        idx = {x: i for i, x in enumerate(others)}
+        codes = np.array([idx[x] for x in names])
+        y = b["scores"].to_numpy(float)
+        n = len(y)
+        boots = []
+        for k in rs.randint(0, n, size=(n_rounds, n)):
+            params = _fit_style_bt(codes[k], len(others), z[k], y[k])
+            boots.append(np.append(1.0 / (1.0 + np.exp(-params[: len(others)])), 0.5))
+            coefs.setdefault(cat, []).append(params[len(others) :])
+        table = pd.DataFrame(boots, columns=[*others, base])
+        t = (
+            pd.DataFrame(
+                {
+                    "score": table.quantile(0.5),
+                    "lower": table.quantile(0.05),
+                    "upper": table.quantile(0.95),
+                }
+            )
+            * 100
+        )
+        out.append(t.assign(category=cat))
+    res = pd.concat(out).reset_index(names="model")
+    res = res.sort_values(["category", "score"], ascending=[True, False]).reset_index(drop=True)
+    res.attrs["coefs"] = {c: np.median(np.array(v), axis=0).tolist() for c, v in coefs.items()}
+    return res
