@@ -7,6 +7,7 @@ order drawn from a seeded hash (stable across runs); `fixed` always shows model_
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -66,7 +67,7 @@ def pairwise_tasks(judge: Judge, judge_model: str, questions: Sequence[Question]
             for t in judged_turns(judge, q):
                 for order in orders(judge, q.id, (a, b), t):
                     shown = [ans_a, ans_b] if order == "AB" else [ans_b, ans_a]
-                    tasks.append(JudgeTask(q, t, a, b, order, judge.messages(q, t, shown),
+                    tasks.append(JudgeTask(q, t, a, b, order, functools.partial(judge.messages, q, t, shown),
                                            judge.judge_id(judge_model), judge.hash, "pairwise"))
     return tasks
 

@@ -23,7 +23,7 @@ from judges.judge import Judge
 from judges.pairwise import all_pairs, baseline_pairs, flip_rate, pairwise_tasks
 from judges.parsers import ParseError
 from judges.single import single_tasks
-from judges.tasks import JudgeTask, find_missing, index_answers
+from judges.tasks import JudgeTask, find_missing, index_answers, judgment_ident
 
 log = logging.getLogger(__name__)
 HF_CHUNK = 32  # judge prompts per batched round (one commit each)
@@ -231,12 +231,16 @@ def run_judge(judge: Judge, judge_model: Any, questions: Sequence[Question], ans
                           str(judge.folder / "judge.yaml"), field="mode")
     if answers is None:
         sets = {q.question_set for q in questions}
-        answers = [a for a in store.all(Answer) if a.question_set in sets and a.model in set(models) | {baseline}]
+        answers = store.all(Answer, question_set=sets, model={*models, baseline or judge.config.baseline})
     report = JudgeReport(judge.judge_id(judge_model.name), judge.config.mode)
     tasks = _tasks(judge, judge_model.name, questions, list(answers), models, baseline, pairs, report)
     for m, q in report.missing:
         log.warning("missing answer: model %s, question %s (not judged)", m, q)
-    stored = {j.key(): j for j in store.all(Judgment, judge=report.judge)}
+    stored = store.by_key(Judgment, judge=report.judge)
+    known = {judgment_ident(j): k for k, j in stored.items()}
+    for t in tasks:  # a stored judgment's key is not hashed again
+        if (k := known.get(t.ident)) is not None:
+            t.use_key(k)
     redo = {k for k, j in stored.items() if retry_failures and j.parse_error}
     todo = [t for t in tasks if t.key not in stored or t.key in redo]
     # a retried failure asks the model again: attempt numbers (so seeds) continue after the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 
 from arena.core.records import Judgment, Question, Score
@@ -19,7 +20,7 @@ def single_tasks(judge: Judge, judge_model: str, questions: Sequence[Question], 
             if ans is None or len(ans.turns) < len(q.turns):
                 continue
             for t in judged_turns(judge, q):
-                tasks.append(JudgeTask(q, t, m, None, "A", judge.messages(q, t, [ans]),
+                tasks.append(JudgeTask(q, t, m, None, "A", functools.partial(judge.messages, q, t, [ans]),
                                        judge.judge_id(judge_model), judge.hash, "single"))
     return tasks
 

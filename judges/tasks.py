@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from arena.core.records import Answer, Judgment, Question
+from arena.core.records import Answer, Judgment, Question, content_hash
 from arena.models.base import Message
 from judges.judge import Judge
 
@@ -14,17 +15,25 @@ AnswerIndex = dict[tuple[str, str], Answer]
 
 @dataclass
 class JudgeTask:
-    """One judge call to make (or skip, when its Judgment is stored)."""
+    """One judge call to make (or skip, when its Judgment is stored).
+
+    `render` is the prompt or a function that renders it: rendered on first use of
+    `messages`, so a rerun that finds every judgment stored renders no prompt at all.
+    """
 
     question: Question
     turn: int
     model_a: str
     model_b: str | None
     order: str  # "A" (single), "AB" (model_a shown first) or "BA"
-    messages: list[Message]
+    render: list[Message] | Callable[[], list[Message]]
     judge_id: str
     judge_hash: str
     mode: str
+
+    @functools.cached_property
+    def messages(self) -> list[Message]:
+        return self.render() if callable(self.render) else self.render
 
     def judgment(self, **fields: object) -> Judgment:
         """A Judgment for this task; its key depends only on the identifying fields."""
@@ -34,8 +43,24 @@ class JudgeTask:
                         order=self.order, prompt=prompt_text(self.messages), **fields)  # type: ignore[arg-type]
 
     @property
+    def ident(self) -> tuple:
+        """The Judgment's key fields, in `Judgment.key_fields` order."""
+        return (self.judge_id, self.judge_hash, self.question.question_set, self.question.id,
+                self.model_a, self.model_b, self.turn, self.order)
+
+    @functools.cached_property
     def key(self) -> str:
-        return self.judgment().key()
+        """`Judgment.key()` of this task's judgment, without building one."""
+        return content_hash(dict(zip(Judgment.key_fields, self.ident)), 32)
+
+    def use_key(self, key: str) -> None:
+        """Take the key of a stored judgment with the same `ident` (no hashing again)."""
+        self.__dict__["key"] = key
+
+
+def judgment_ident(j: Judgment) -> tuple:
+    """A stored judgment's key fields, comparable with `JudgeTask.ident`."""
+    return (j.judge, j.judge_hash, j.question_set, j.question_id, j.model_a, j.model_b, j.turn, j.order)
 
 
 def prompt_text(messages: Sequence[Message]) -> str:
