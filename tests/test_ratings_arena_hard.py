@@ -280,7 +280,7 @@ def _ref_v2_style(
             [logits], lr=1.0, max_iter=50, tolerance_grad=1e-9, tolerance_change=1e-9
         )
 
-        def closure():
+        def closure(opt=opt, x=x, y=y, logits=logits):
             opt.zero_grad()
             p = torch.sigmoid(x @ logits)
             loss = -(torch.log(p) * y + torch.log(1.0 - p) * (1.0 - y)).sum()
