@@ -327,6 +327,7 @@ class LiveArena:
                 open_sides -= 1
             elif isinstance(item, ChatResponse):
                 finals[i] = item
+                texts[i] = item.text  # the backend's final word (stop strings cut, etc.)
             elif isinstance(item, Exception):
                 errors[i] = f"(this model failed: {str(item)[:300]}; press Regenerate)"
             else:
@@ -342,14 +343,13 @@ class LiveArena:
             for k in (0, 1):
                 del row["answers"][k][n - 1 :]
                 row["answers"][k].append(texts[k])
-                f = finals[k]
-                row["meta"][k].update(
-                    prompt_tokens=row["meta"][k].get("prompt_tokens", 0)
-                    + (f.prompt_tokens if f else 0),
-                    completion_tokens=row["meta"][k].get("completion_tokens", 0)
-                    + (f.completion_tokens if f else 0),
-                    latency=row["meta"][k].get("latency", 0.0) + (f.latency if f else 0.0),
-                )
+                f, meta = finals[k], row["meta"][k]
+                for name, value in (
+                    ("prompt_tokens", f.prompt_tokens if f else 0),
+                    ("completion_tokens", f.completion_tokens if f else 0),
+                    ("latency", f.latency if f else 0.0),
+                ):  # one entry per turn: a regenerated turn replaces its entry
+                    meta[name] = [*meta.get(name, [])[: n - 1], value]
 
         self._update(rater, battle_id, change)
 
@@ -415,9 +415,9 @@ class LiveArena:
                     question_id=qid,
                     turns=r["answers"][k],
                     params={"live": True, "regenerated": meta.get("regenerated", 0)},
-                    prompt_tokens=meta.get("prompt_tokens", 0),
-                    completion_tokens=meta.get("completion_tokens", 0),
-                    latency=meta.get("latency", 0.0),
+                    prompt_tokens=sum(meta.get("prompt_tokens", [])),
+                    completion_tokens=sum(meta.get("completion_tokens", [])),
+                    latency=sum(meta.get("latency", [])),
                 )
             )
         winner = VERDICTS[verdict]

@@ -168,6 +168,36 @@ def register(app: typer.Typer) -> None:
         )
 
 
+def load_live(path: Path):
+    """Models and limits of live battles from a YAML file (see ui/README.md)."""
+    from pydantic import BaseModel, ConfigDict, Field
+
+    from arena.core.cache import Cache
+    from arena.core.config import load_config
+    from arena.core.registry import ModelSpec
+    from arena.models.base import ChatParams
+    from arena.models.factory import build_model
+    from arena.service_live import LiveConfig
+
+    class LiveFile(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        models: list[ModelSpec] = Field(min_length=2)
+        max_prompt: int = Field(2000, ge=1, le=100_000)
+        max_turns: int = Field(5, ge=1, le=50)
+        per_hour: int = Field(30, ge=0)
+        temperature: float = Field(0.7, ge=0.0, le=2.0)
+        max_tokens: int = Field(512, ge=1, le=32_768)
+
+    cfg = load_config(path, LiveFile)
+    names = [m.label for m in cfg.models]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"live models must have different names, got {names}", str(path))
+    cache = Cache()
+    models = {m.label: build_model(m, cache=cache) for m in cfg.models}
+    params = ChatParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
+    return models, LiveConfig(cfg.max_prompt, cfg.max_turns, cfg.per_hour, params)
+
+
 def open_store(target: str):
     """The store at `target`, or a one-line ConfigError naming the path and the cause."""
     import sqlalchemy as sa
@@ -205,13 +235,24 @@ def serve(
     )
     st = open_store(store_target)
     users_rows = load_users(users) if users else []
+    live_models, live_config = load_live(live) if live else (None, None)
     qs = load_questions(questions, st)
     ans = load_answers(answers, st)
     qset = qs[0].question_set
     ans = [a for a in ans if a.question_set in ("", qset)]
     from arena.service import ArenaService
 
-    svc = ArenaService(st, qs, ans, models or None, anonymous=anonymous, seed=seed, limits=limits)
+    svc = ArenaService(
+        st,
+        qs,
+        ans,
+        models or None,
+        anonymous=anonymous,
+        seed=seed,
+        limits=limits,
+        live_models=live_models,
+        live_config=live_config,
+    )
     if len(svc.models) < 2:
         raise ConfigError(f"need answers of at least two models, found {svc.models or 'none'}")
     for name, role, hashed in users_rows:
