@@ -28,8 +28,12 @@ from .winrate import WINRATE_COLUMNS, win_rate_vs_baseline
 
 app = typer.Typer(help="Ratings from battles: online Elo, Bradley-Terry with CIs, win rates, LC.")
 
-FileArg = typer.Argument(..., exists=True, dir_okay=False, help="battles file (JSON/JSONL)")
-FormatOpt = typer.Option(None, "--format", help=f"one of {', '.join(FORMATS)}; default: detect")
+FileArg = typer.Argument(
+    ..., exists=True, dir_okay=False, help="battles file (JSON/JSONL) or an Arena store (.sqlite)"
+)
+FormatOpt = typer.Option(
+    None, "--format", help=f"one of {', '.join(FORMATS)}, store; default: detect"
+)
 BaselineOpt = typer.Option(None, "--baseline", help="baseline model (win rates; BT anchor)")
 BootOpt = typer.Option(100, "--bootstrap", min=0, help="bootstrap rounds for CIs (0 = none)")
 SeedOpt = typer.Option(0, "--seed", help="bootstrap seed")
@@ -58,7 +62,18 @@ RATING_FIELDS = ("rating", "lower", "upper", "rank", "n_battles")
 WINRATE_FIELDS = (*WINRATE_COLUMNS, "length_controlled_winrate")
 
 
-INT_FIELDS = {"rank", "n_battles", "n_wins", "n_wins_base", "n_draws", "n_total"}
+INT_FIELDS = {
+    "rank",
+    "n_battles",
+    "n_wins",
+    "n_wins_base",
+    "n_draws",
+    "n_total",
+    "n",
+    "win",
+    "loss",
+    "tie",
+}
 
 
 def _clean(value: Any, field: str = "") -> Any:
@@ -93,9 +108,32 @@ def _emit(df: pd.DataFrame, fields: tuple[str, ...], as_json: bool, title: str) 
     Console().print(table)
 
 
-def _load(path: Path, fmt: str | None, where: list[str] | None = None) -> pd.DataFrame:
+def _is_store(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(16) == b"SQLite format 3\x00"
+
+
+def _from_store(path: Path, features: bool) -> pd.DataFrame:
+    """The Battle records of an Arena store (SQLite file), read column by column."""
+    from arena.core.store import Store
+    from arena.core.store_frame import battles_frame
+
+    store = Store(path)
     try:
-        df = load_battles(path, fmt)
+        df = battles_frame(store, features=features)
+    finally:
+        store.close()
+    if df.empty:
+        raise BattleFormatError(f"{path}: the store holds no battles")
+    return df
+
+
+def _load(
+    path: Path, fmt: str | None, where: list[str] | None = None, features: bool = True
+) -> pd.DataFrame:
+    try:
+        store = fmt == "store" or (fmt is None and _is_store(path))
+        df = _from_store(path, features) if store else load_battles(path, fmt)
         if df.attrs.get("skipped"):
             n = df.attrs["skipped"]
             df.attrs["notes"] = [f"{n} row(s) with an 'error' winner skipped (as FastChat does)"]
@@ -146,7 +184,7 @@ def elo(
     """Online Elo (file order); CIs from shuffled bootstrap resamples."""
     if style_control:
         raise typer.BadParameter("--style-control applies to 'bt' only")
-    battles = _rated(_load(file, format, where))
+    battles = _rated(_load(file, format, where, features=False))
     df = elo_leaderboard(battles, n_bootstrap=bootstrap, seed=seed).set_index("model")
     df.attrs["notes"] = battles.attrs.get("notes", [])
     _emit(df, RATING_FIELDS, json_out, "Online Elo")
@@ -164,7 +202,7 @@ def bt(
     where: list[str] = WhereOpt,
 ) -> None:
     """Bradley-Terry ratings (Elo scale; --baseline is pinned at 1000, else the mean)."""
-    battles = _rated(_load(file, format, where))
+    battles = _rated(_load(file, format, where, features=style_control))
     fn = style_leaderboard if style_control else bt_leaderboard
     try:
         df = fn(battles, n_bootstrap=bootstrap, seed=seed, anchor=baseline)
@@ -247,3 +285,138 @@ def lc(
         difficulty=difficulty,
     )
     _emit(df, (*WINRATE_FIELDS, "lc_standard_error"), json_out, "Length-controlled win rate")
+
+
+# ------------------------------------------------------------------ upstream leaderboards
+def _judgment_dir(path: Path, judge: str | None) -> Path:
+    if list(path.glob("*.jsonl")):
+        return path
+    root = path / "model_judgment" if (path / "model_judgment").is_dir() else path
+    dirs = (
+        sorted(d for d in root.iterdir() if d.is_dir() and list(d.glob("*.jsonl")))
+        if root.is_dir()
+        else []
+    )
+    if judge:
+        dirs = [d for d in dirs if d.name == judge]
+    if len(dirs) != 1:
+        names = ", ".join(d.name for d in dirs) or "none"
+        raise typer.BadParameter(f"{path}: pick one judge folder with --judge (found: {names})")
+    return dirs[0]
+
+
+def _read_jsonl_folder(folder: Path) -> pd.DataFrame:
+    frames = []
+    for f in sorted(folder.glob("*.jsonl")):
+        try:
+            frames.append(pd.read_json(f, lines=True))
+        except ValueError as e:
+            raise typer.BadParameter(f"{f}: not JSON lines ({e})") from e
+    return pd.concat(frames, ignore_index=True)
+
+
+def _answer_metadata(bench: Path) -> dict[str, dict[str, dict]]:
+    meta: dict[str, dict[str, dict]] = {}
+    for f in sorted((bench / "model_answer").glob("*.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                model = r.get("model", r.get("model_id", f.stem))
+                meta.setdefault(model, {})[str(r.get("uid", r.get("question_id")))] = r.get(
+                    "metadata"
+                ) or r.get("conv_metadata", {})
+    return meta
+
+
+@app.command("arena-hard")
+def arena_hard(
+    path: Path = typer.Argument(
+        ..., exists=True, file_okay=False, help="data/<bench> or its judge folder"
+    ),
+    version: str = typer.Option(
+        "v0.1", "--version", help="v0.1 (BT vs baseline) or v2.0 (mean score)"
+    ),
+    judge: str | None = typer.Option(None, "--judge", help="judge folder under model_judgment/"),
+    baseline: str = typer.Option(
+        "gpt-4-0314", "--baseline", help="the baseline (v2.0: of every category)"
+    ),
+    category_baseline: list[str] = typer.Option(
+        None, "--category-baseline", help="v2.0: CATEGORY=MODEL"
+    ),
+    weight: int = typer.Option(3, "--weight", min=1, help="times a strong verdict (A>>B) counts"),
+    rounds: int = typer.Option(100, "--rounds", min=1, help="bootstrap rounds"),
+    seed: int = typer.Option(42, "--seed", help="bootstrap seed (v0.1 upstream: 42)"),
+    style_control: bool = typer.Option(
+        False, "--style-control", help="v2.0: length + markdown density"
+    ),
+    json_out: bool = JsonOpt,
+) -> None:
+    """arena-hard-auto's leaderboard from its judgment files (score = win rate vs the baseline)."""
+    from .arena_hard import arena_hard_v01, arena_hard_v2, arena_hard_v2_style
+
+    folder = _judgment_dir(path, judge)
+    judgments = _read_jsonl_folder(folder)
+    if version == "v0.1":
+        if style_control:
+            raise typer.BadParameter("--style-control is implemented for --version v2.0")
+        df = arena_hard_v01(judgments, baseline, weight=weight, n_rounds=rounds, seed=seed)
+        _emit(
+            df, ("score", "lower", "upper", "rating"), json_out, f"arena-hard v0.1 ({folder.name})"
+        )
+        return
+    if version != "v2.0":
+        raise typer.BadParameter("--version is v0.1 or v2.0")
+    if "category" not in judgments.columns:
+        judgments["category"] = "default"
+    pairs = dict(c.split("=", 1) for c in category_baseline or [] if "=" in c)
+    baselines = {c: pairs.get(c, baseline) for c in judgments["category"].dropna().unique()}
+    try:
+        if style_control:
+            bench = folder.parent.parent
+            df = arena_hard_v2_style(
+                judgments,
+                _answer_metadata(bench),
+                baselines,
+                weight=weight,
+                n_rounds=rounds,
+                seed=seed,
+            )
+        else:
+            df = arena_hard_v2(judgments, baselines, weight=weight, n_rounds=rounds, seed=seed)
+    except KeyError as e:
+        raise typer.BadParameter(f"missing answer metadata for {e}") from e
+    df = df.assign(model=df["category"] + "/" + df["model"]).set_index("model")
+    _emit(df, ("score", "lower", "upper"), json_out, f"arena-hard v2.0 ({folder.name})")
+
+
+@app.command("mt-bench")
+def mt_bench(
+    file: Path = FileArg,
+    baseline: str | None = BaselineOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """FastChat's MT-Bench table from a *_single.jsonl (turn 1, turn 2, average) or
+    *_pair.jsonl (win/loss/tie and rates) judgment file."""
+    from .mt_bench import mt_bench_pairwise_table, mt_bench_single_table
+
+    try:
+        df = pd.read_json(file, lines=True)
+    except ValueError as e:
+        raise typer.BadParameter(f"{file}: not JSON lines ({e})") from e
+    if "g1_winner" in df.columns:
+        table = mt_bench_pairwise_table(df, baseline)
+        fields: tuple[str, ...] = (
+            "win",
+            "loss",
+            "tie",
+            "win_rate",
+            "loss_rate",
+            "win_rate_adjusted",
+        )
+    elif {"model", "score", "turn"} <= set(df.columns):
+        table, fields = mt_bench_single_table(df), ("turn_1", "turn_2", "average", "n")
+    else:
+        raise typer.BadParameter(
+            f"{file}: neither a single (score, turn) nor a pair (g1_winner) judgment file"
+        )
+    _emit(table, fields, json_out, f"MT-Bench ({file.name})")
