@@ -205,3 +205,31 @@ def test_an_old_store_opens_migrates_and_filters(tmp_path):
     assert {"ix_battles_model_a", "ix_battles_created_at_key", "ix_battles_run"} <= names
     store.close()
     assert Store(path).count(Battle, source="human") == 10  # reopening applies nothing twice
+
+
+def test_ratings_read_a_store_as_they_read_its_jsonl_export(tmp_path):
+    from typer.testing import CliRunner
+
+    from arena.cli import app
+    from arena.core.records import write_jsonl
+
+    path = tmp_path / "s.sqlite"
+    store = Store(path)
+    store.put_many(_battles(90))
+    write_jsonl(tmp_path / "battles.jsonl", store.iter(Battle))
+    store.close()
+    runner = CliRunner()
+    for cmd in (["bt"], ["elo"]):
+        a = runner.invoke(app, ["ratings", *cmd, str(path), "--json", "--bootstrap", "0"])
+        b = runner.invoke(
+            app, ["ratings", *cmd, str(tmp_path / "battles.jsonl"), "--json", "--bootstrap", "0"]
+        )
+        assert a.exit_code == 0 and b.exit_code == 0, (a.output, b.output)
+        assert json.loads(a.stdout)["models"].keys() == {"m0", "m1", "m2"}
+        assert json.loads(a.stdout) == json.loads(b.stdout), cmd
+    # length features come out of the store as columns, so style control can use them
+    sc = runner.invoke(
+        app, ["ratings", "bt", "--style-control", str(path), "--json", "--bootstrap", "0"]
+    )
+    assert sc.exit_code == 0, sc.output
+    assert json.loads(sc.stdout)["models"].keys() == {"m0", "m1", "m2"}

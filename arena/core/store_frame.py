@@ -130,3 +130,23 @@ def build_frame(
             )
         ]
     return df.reset_index(drop=True)[wanted]
+
+
+BATTLE_COLUMNS = ["model_a", "model_b", "winner", "weight", "question_id", "source", "turn",
+                  "rater", "anony", "language", "tstamp"]
+
+
+def battles_frame(store: Store, run: str | None = None, features: bool = True, **where: Any) -> pd.DataFrame:
+    """The ratings' battles table from the store's Battle records, ``features`` flattened into
+    columns (``len_a``/``len_b``, markdown counts) when asked for."""
+    import pandas as pd
+
+    from arena.core.records import Battle
+
+    cols = [*BATTLE_COLUMNS, "features"] if features else BATTLE_COLUMNS
+    df = store.frame(Battle, run, columns=cols, **where)
+    if features:
+        feats = pd.DataFrame.from_records(df.pop("features").tolist(), index=df.index)
+        df = pd.concat([df, feats.drop(columns=[c for c in feats.columns if c in df.columns])], axis=1)
+    df.attrs["format"] = "arena-store"
+    return df
