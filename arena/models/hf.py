@@ -109,7 +109,7 @@ class _TokenStreamer:
             self.sent = text
 
     def end(self) -> None:
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        text = decode_whole(self.tokenizer, self.ids)  # a token limit may cut the last character
         if text.startswith(self.sent) and len(text) > len(self.sent):
             self.queue.put(text[len(self.sent) :])
         self.queue.put(None)
