@@ -120,3 +120,25 @@ def test_lc_command_reports_what_it_approximated(tmp_path: Path) -> None:
     assert out["models"]["verbose-13b"]["length_controlled_winrate"] == pytest.approx(
         peer["verbose-13b"]["length_controlled_winrate"], abs=1e-6
     )
+
+
+def test_bt_fastchat_flag_equals_compute_mle_elo_on_filtered_battles() -> None:
+    pytest.importorskip("sklearn")
+    peer = json.loads((G / "fastchat" / "peer_fschat_0.2.36.json").read_text())
+    res = RUN.invoke(
+        app,
+        [
+            "bt",
+            str(G / "fastchat/battles.json"),
+            "--fastchat",
+            "--bootstrap",
+            "5",
+            "--where",
+            "anony=true",
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)["models"]
+    assert max(abs(got[m]["rating"] - v) for m, v in peer["bt_anony"].items()) <= 0.01
+    assert all(got[m]["lower"] <= got[m]["rating"] <= got[m]["upper"] for m in got)

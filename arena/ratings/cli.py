@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
@@ -200,9 +201,19 @@ def bt(
     style_control: bool = StyleOpt,
     json_out: bool = JsonOpt,
     where: list[str] = WhereOpt,
+    fastchat: bool = typer.Option(
+        False, "--fastchat", help="FastChat's compute_mle_elo numbers (its ridge, llama-13b at 800)"
+    ),
 ) -> None:
     """Bradley-Terry ratings (Elo scale; --baseline is pinned at 1000, else the mean)."""
     battles = _rated(_load(file, format, where, features=style_control))
+    if fastchat:
+        if style_control:
+            raise typer.BadParameter("--fastchat and --style-control do not combine")
+        df = _fastchat_table(battles, bootstrap, seed)
+        df.attrs["notes"] = battles.attrs.get("notes", [])
+        _emit(df, RATING_FIELDS, json_out, "Bradley-Terry (FastChat compute_mle_elo)")
+        return
     fn = style_leaderboard if style_control else bt_leaderboard
     try:
         df = fn(battles, n_bootstrap=bootstrap, seed=seed, anchor=baseline)
@@ -212,6 +223,30 @@ def bt(
     df = df.set_index("model")
     df.attrs["notes"] = battles.attrs.get("notes", [])
     _emit(df, RATING_FIELDS, json_out, title)
+
+
+def _fastchat_table(battles: pd.DataFrame, bootstrap: int, seed: int) -> pd.DataFrame:
+    """FastChat's point ratings; CIs as its leaderboard (2.5/97.5% quantiles of resamples)."""
+    from .bradley_terry import fastchat_bt
+
+    try:
+        point = fastchat_bt(battles)
+    except (ValueError, KeyError) as e:
+        raise typer.BadParameter(str(e)) from e
+    df = pd.DataFrame({"rating": point})
+    df["lower"] = df["upper"] = float("nan")
+    if bootstrap:
+        rs = np.random.RandomState(seed)
+        n = len(battles)
+        boot = pd.DataFrame(
+            [fastchat_bt(battles.iloc[rs.randint(0, n, n)]) for _ in range(bootstrap)]
+        )
+        df["lower"], df["upper"] = boot.quantile(0.025), boot.quantile(0.975)
+    df["rank"] = df["rating"].rank(ascending=False, method="min")
+    counts = pd.concat([battles["model_a"], battles["model_b"]]).value_counts()
+    df["n_battles"] = counts.reindex(df.index).fillna(0)
+    df.index.name = "model"
+    return df
 
 
 def _winrates(
