@@ -52,10 +52,11 @@ def ppl_window(model: Any, ctx: str, conts: list[str]) -> tuple[str, int, int]:
     """
     if not (hasattr(model, "tokenizer") and hasattr(model, "token_ids")):
         return ctx, 0, sum(_approx_tokens(ctx + c) for c in conts)
+    from arena.models.prefix import truncate_group  # the scorer's own rule
+
     ids = model.token_ids(ctx, "")[0]
     opts = [model.token_ids(ctx, c)[1] for c in conts]
-    keep = model.max_seq_len + 1 - max(max(map(len, opts), default=1), 1)
-    cut = max(0, len(ids) - keep)
+    cut = len(ids) - len(truncate_group(ids, opts, model.max_seq_len))
     seen = ctx if not cut else model.tokenizer.decode(ids[cut:]) + ctx[len(ctx.rstrip()):]
     return seen, cut, sum(len(ids) - cut + len(o) for o in opts)
 
