@@ -17,7 +17,7 @@ def test_run_with_a_panel_of_two_judges(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("ARENA_CACHE_DIR", str(tmp_path / "cache"))
     with fake_server() as server:
         url = server.base_url
-        judge = "{{name: {n}, backend: openai, model: {n}, base_url: \"{u}\", max_retries: 1}}"
+        judge = '{{name: {n}, backend: openai, model: {n}, base_url: "{u}", max_retries: 1}}'
         cfg = tmp_path / "exp.yaml"
         cfg.write_text(f"""
 name: panel
@@ -35,10 +35,16 @@ judges:
 panel: {{method: majority}}
 report: {{bootstrap: 20}}
 """)
-        result = run_experiment(load_experiment(cfg), work_dir=tmp_path / "out", console=Console(quiet=True))
+        result = run_experiment(
+            load_experiment(cfg), work_dir=tmp_path / "out", console=Console(quiet=True)
+        )
     store = Store(result.run_dir / "arena.sqlite")
     sources = {b.source for b in store.all(Battle)}
-    assert {"judge:mt-bench-pair@judge-1", "judge:mt-bench-pair@judge-2", "judge:panel-majority"} <= sources
+    assert {
+        "judge:mt-bench-pair@judge-1",
+        "judge:mt-bench-pair@judge-2",
+        "judge:panel-majority",
+    } <= sources
     by = {}
     for b in store.all(Battle):
         by.setdefault(b.source, {})[(b.question_id, b.model_a, b.model_b, b.turn)] = b.winner
