@@ -92,7 +92,9 @@ def fill_battles(store: Store, n: int, seed: int = 0, chunk: int = 50_000) -> No
         )
 
 
-def judge_setup(n_questions: int) -> tuple[Any, list[Question], list[Answer], list[str]]:
+def judge_setup(
+    n_questions: int, answers: bool = True
+) -> tuple[Any, list[Question], list[Answer], list[str]]:
     from judges.judge import load_judge
 
     judge = load_judge("arena-hard")
@@ -105,6 +107,7 @@ def judge_setup(n_questions: int) -> tuple[Any, list[Question], list[Answer], li
         Answer(model=m, question_set="bench", question_id=q.id, turns=[f"{m} answers {q.id} " * 8])
         for m in [*models, "baseline"]
         for q in qs
+        if answers
     ]
     return judge, qs, answers, models
 
@@ -141,7 +144,7 @@ def fill_judgments(store: Store, n_questions: int) -> int:
 def rerun_judge(store: Store, n_questions: int) -> Any:
     from judges.run import run_judge
 
-    judge, qs, _, models = judge_setup(n_questions)
+    judge, qs, _, models = judge_setup(n_questions, answers=False)  # answers come from the store
     return run_judge(judge, NoCalls(), qs, None, store, models, baseline="baseline")
 
 
