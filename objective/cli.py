@@ -15,6 +15,15 @@ from typing import Any
 import typer
 
 
+def _batch_size(value: str) -> int | str:
+    if value.lower() == "auto":
+        return "auto"
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or auto, got {value!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="arena eval", description="Evaluate models on objective datasets (ppl/gen).")
     p.add_argument("--datasets", nargs="+", required=True, help="registered names or .yaml/.jsonl/.csv paths")
@@ -26,8 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-kwargs", nargs="*", default=[], metavar="K=V")
     p.add_argument("--max-seq-len", type=int)
     p.add_argument("--max-out-len", type=int)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--num-gpus", type=int, default=0)
+    p.add_argument("--batch-size", type=_batch_size, default=8,
+                   help="questions/prompts per forward pass, or auto (the largest that fits in free memory)")
+    p.add_argument("--num-gpus", type=int, default=0,
+                   help="N >= 2: N local workers, one GPU each, share the samples (a model larger than one "
+                        "GPU: --model-kwargs device_map=auto instead)")
     p.add_argument("--shots", type=int, help="override the cards' number of few-shot examples")
     p.add_argument("--cot", action="store_true", help="chain-of-thought prompts (gen datasets)")
     p.add_argument("--prompt-style", choices=["auto", "base", "chat"], default="auto")
@@ -113,6 +125,8 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     run = EvalRun(args.work_dir, args.reuse, debug=args.debug)
     try:
         run.write_config(vars(args), specs, config)
+        if args.num_gpus > 1 and not args.debug:  # workers fill the store; the table is made below
+            _run_on_gpus(args.num_gpus, specs, datasets, config, run)
         results = run.evaluate(specs, datasets, config)
     except BaseException:
         run.close()
@@ -127,6 +141,17 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     run.close()
     return {"results": results, "table": table, "paths": paths, "run_dir": work, **run.calls(),
             "tokens": run.tokens, "truncated": run.truncated}
+
+
+def _run_on_gpus(n: int, specs: list[Any], datasets: list[Any], config: Any, run: Any) -> None:
+    from arena.runners.eval_shards import plan_devices, run_shards
+
+    gpus, warning = plan_devices(n)
+    if warning:
+        print(warning, file=sys.stderr)
+    if len(gpus) >= 2:
+        run.lazy = True  # the parent only reads stored predictions: no model load
+        run_shards(specs, datasets, config, run.dir, gpus)
 
 
 def _main(argv: list[str]) -> None:

@@ -159,7 +159,12 @@ class EvalRun:
             for spec in specs:
                 t0 = time.perf_counter()
                 with self.console.status(f"loading {spec.label}..."):
-                    model = load_model(spec, self.cache)
+                    if getattr(self, "lazy", False):  # workers stored the predictions (--num-gpus)
+                        from arena.models.factory import LazyModel
+
+                        model = LazyModel(spec, cache=self.cache)
+                    else:
+                        model = load_model(spec, self.cache)
                 log.info(
                     "model %s (%s) loaded in %.1f s",
                     spec.label,

@@ -81,7 +81,7 @@ class EvalConfig(BaseModel):
     """Settings of an objective evaluation (all of them enter the config hash)."""
 
     model_config = ConfigDict(extra="forbid")
-    batch_size: int = 8
+    batch_size: int | Literal["auto"] = 8
     max_out_len: int | None = None  # None: the dataset card's, else 64
     shots: int | None = None  # None: the dataset card's
     cot: bool = False

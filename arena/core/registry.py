@@ -102,7 +102,7 @@ class ModelSpec(BaseModel):
     system_prompt: str | None = None
     max_seq_len: int = 2048
     max_out_len: int = 512
-    batch_size: int = 8
+    batch_size: int | Literal["auto"] = 8  # auto: the largest batch that fits in free memory
     temperature: float | None = None  # gen sampling temperature (None: greedy)
     meta_template: dict[str, Any] | None = None  # OpenCompass's {round: [{role, begin, end}, ...]}
 

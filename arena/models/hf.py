@@ -40,6 +40,8 @@ from arena.models.base import (  # noqa: E402
     cacheable,
     hf_identity,
 )
+from arena.models.batching import auto_batch_size, default_dtype, is_auto  # noqa: E402
+from arena.models.generation import GenPlan, gen_plan  # noqa: E402
 
 IdPair = tuple[list[int], list[int]]
 _DTYPE_KW = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
@@ -128,10 +130,11 @@ class HFModel:
         tokenizer_path: tokenizer folder when it differs from `path`.
         tokenizer_kwargs: extra `AutoTokenizer.from_pretrained` arguments.
         model_kwargs: extra `AutoModelForCausalLM.from_pretrained` arguments.
-        dtype: "auto" (float32 on CPU, the checkpoint's dtype on GPU) or a torch dtype name.
+        dtype: "auto" (float32 on CPU; bfloat16 on a GPU that supports it, else float16) or a
+            torch dtype name.
         device: "auto", "cpu", "cuda", "cuda:1"...
         max_seq_len: longest sequence fed to the model; longer inputs lose their left part.
-        batch_size: requests per forward pass.
+        batch_size: requests per forward pass, or "auto" (the largest that fits in free memory).
         system_prompt: system message added to chats that have none.
         cache: where chat answers are cached (None: no caching).
     """
@@ -148,7 +151,7 @@ class HFModel:
         dtype: str = "auto",
         device: str = "auto",
         max_seq_len: int = 2048,
-        batch_size: int = 8,
+        batch_size: int | str = 8,
         system_prompt: str | None = None,
         cache: Cache | None = None,
     ) -> None:
@@ -163,9 +166,12 @@ class HFModel:
         self.batch_size, self.system_prompt, self.cache = batch_size, system_prompt, cache
         self._lock = threading.Lock()
         model_kwargs = dict(model_kwargs or {})
+        # Arena's own settings ride in the model kwargs (`--model-kwargs generation_cache=static`)
+        self.generation_cache = model_kwargs.pop("generation_cache", "auto")
+        self.ppl_scorer = model_kwargs.pop("ppl_scorer", "auto")
         self.device = _resolve_device(device, model_kwargs)
-        if dtype == "auto" and self.device == "cpu":
-            dtype = "float32"  # CPUs are slow and inexact in half precision
+        if dtype == "auto":  # bf16 on a GPU that has it; CPUs are slow and inexact in half precision
+            dtype = default_dtype(self.device)
         model_kwargs.setdefault(_DTYPE_KW, dtype if dtype == "auto" else getattr(torch, dtype))
         self.tokenizer = AutoTokenizer.from_pretrained(
             str(tokenizer_path or path), **(tokenizer_kwargs or {})
@@ -268,8 +274,11 @@ class HFModel:
         windows = [self._window(list(c), list(k)) for c, k in pairs]
         order = sorted(range(len(windows)), key=lambda i: -len(windows[i][0]))
         results: list[LoglikelihoodResult | None] = [None] * len(windows)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
+        size = self.batch_size
+        if is_auto(size):
+            size = auto_batch_size(self.model, len(windows[order[0]][0]) if order else 1)
+        for start in range(0, len(order), size):
+            chunk = order[start : start + size]
             for i, res in zip(chunk, self._score_batch([windows[i] for i in chunk])):
                 results[i] = res
         return results  # type: ignore[return-value]
@@ -389,13 +398,21 @@ class HFModel:
                 torch.manual_seed(seed)
             for (max_new, temp, stop), idx in groups.items():
                 idx.sort(key=lambda i: -len(prompts[i]))
-                for s in range(0, len(idx), self.batch_size):
-                    chunk = idx[s : s + self.batch_size]
-                    outs = self._generate_batch(
-                        [prompts[i] for i in chunk], max_new, temp, stop, top_p
-                    )
+                plan = gen_plan(self, [len(prompts[i]) for i in idx], max_new, temp)
+                s = 0
+                while s < len(idx):  # length-bucketed: neighbours in length share a batch
+                    chunk = idx[s : s + plan.batch_size]
+                    try:
+                        outs = self._generate_batch(
+                            [prompts[i] for i in chunk], max_new, temp, stop, top_p, plan
+                        )
+                    except Exception as exc:  # out of memory: halve the batch, retry it
+                        if not plan.backoff(exc, plan):
+                            raise
+                        continue
                     for i, res in zip(chunk, outs):
                         results[i] = res
+                    s += len(chunk)
         return results  # type: ignore[return-value]
 
     @torch.inference_mode()
@@ -406,10 +423,13 @@ class HFModel:
         temp: float,
         stop: tuple[str, ...],
         top_p: float,
+        plan: GenPlan | None = None,
     ) -> list[GenerateResult]:
         keep = max(1, self.max_seq_len - max_new)
-        prompts = [p[-keep:] for p in prompts]
+        prompts = [p[-keep:] for p in prompts]  # left truncation: the prompt's end is kept
         width = max(len(p) for p in prompts)
+        if plan is not None and plan.static:  # few distinct shapes: few recompiles
+            width = min(plan.bucket_width(width), keep)
         pad = self.tokenizer.pad_token_id
         ids = torch.full((len(prompts), width), pad, dtype=torch.long)
         mask = torch.zeros((len(prompts), width), dtype=torch.long)
@@ -421,7 +441,10 @@ class HFModel:
             if temp > 0
             else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
         )
+        # stop strings: transformers' StopStringCriteria matches them on the device
         extra = {"stop_strings": list(stop), "tokenizer": self.tokenizer} if stop else {}
+        if plan is not None:
+            extra.update(plan.generate_kwargs())
         eos = self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id
         out = self.model.generate(
             input_ids=ids.to(self.input_device),
@@ -438,12 +461,24 @@ class HFModel:
             new = out[r, width:].tolist()
             n = next((j for j, t in enumerate(new) if t in eos_ids), len(new))
             text = decode_whole(self.tokenizer, new[:n])
-            results.append(
-                GenerateResult(
-                    text=_truncate_at_stop(text, stop), prompt_tokens=len(p), completion_tokens=n
-                )
-            )
+            cut = _truncate_at_stop(text, stop)
+            if cut != text:  # a batch runs on until its last row stops: count up to the stop
+                n = self._tokens_to_stop(new, n, stop)
+            results.append(GenerateResult(text=cut, prompt_tokens=len(p), completion_tokens=n))
         return results
+
+    def _tokens_to_stop(self, new: list[int], n: int, stop: tuple[str, ...]) -> int:
+        """Fewest leading tokens whose text holds a stop string (binary search: log n decodes)."""
+        lo, hi = 1, n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _truncate_at_stop(decode_whole(self.tokenizer, new[:mid]), stop) != decode_whole(
+                self.tokenizer, new[:mid]
+            ):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
 
     # ---------------------------------------------------------------------- chat
     def apply_chat_template(self, messages: Sequence[Message]) -> str:

@@ -81,8 +81,9 @@ def _worker_main(index: int, conn: Connection, state: WorkerState, gpus: str | N
             return
         if task is None:
             return
-        try:
-            stats = execute(state, task, store, index)
+        try:  # an eval's state runs its own shards; stage tasks go through `execute`
+            run = getattr(state, "run_task", None)
+            stats = run(task, store, index) if run else execute(state, task, store, index)
             conn.send(("done", task.id, stats))
         except BaseException:  # report everything; the parent decides about retries
             conn.send(("error", task.id, traceback.format_exc()))
@@ -105,14 +106,17 @@ class LocalRunner:
         state: what every worker needs (config, run directory, rate-limit directory).
         max_workers: most processes. num_gpus: GPUs per worker (and per task).
         max_retries: extra attempts of a failed task (worker error or death).
+        gpus: the GPU ids to slice among workers (default: every visible GPU).
     """
 
     name = "local"
 
     def __init__(self, state: WorkerState, max_workers: int = 2, num_gpus: int = 0, max_retries: int = 2,
-                 on_done: Any = None) -> None:
+                 on_done: Any = None, gpus: list[str] | None = None) -> None:
         self.state, self.max_retries, self.on_done = state, max_retries, on_done
-        self.slices = gpu_slices(max_workers, num_gpus, visible_gpus() if num_gpus else [])
+        if gpus is None:
+            gpus = visible_gpus() if num_gpus else []
+        self.slices = gpu_slices(max_workers, num_gpus, gpus)
         self.workers: list[_Worker] = []
         self._ctx = mp.get_context("spawn")  # fork would copy threads and CUDA state
 
