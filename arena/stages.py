@@ -11,7 +11,7 @@ from arena.core.records import Answer, Battle, Question, Score, Vote
 from arena.core.store import Store
 from arena.experiment import Experiment, JudgeEntry
 from arena.models.base import ChatParams
-from arena.pipeline import RunContext
+from arena.run_context import RunContext
 
 log = logging.getLogger("arena.run")
 

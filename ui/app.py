@@ -36,6 +36,7 @@ CSS = """
   padding:1px 8px;margin-bottom:4px}
 .arena-md pre{overflow-x:auto;padding:8px;border-radius:6px;background:var(--background-fill-secondary)}
 .arena-help{color:var(--body-text-color-subdued)}
+.gradio-container{overflow:clip visible !important}  /* hidden would stop the sticky vote bar */
 .arena-votebar{position:sticky;bottom:0;z-index:50;background:var(--background-fill-primary);
   border-top:1px solid var(--border-color-primary);box-shadow:0 -6px 14px rgba(0,0,0,.07);
   padding:6px 4px !important}
