@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from arena.core.cache import Cache
+from arena.core.errors import ArenaError, BackendError
 from arena.core.registry import ModelSpec
 
 
@@ -59,7 +60,15 @@ def build_model(spec: ModelSpec, cache: Cache | None = None, rate_limit_dir: str
 
     `rate_limit_dir`: API models share their qps limit with every process using it.
     """
-    model = _build(spec, cache, rate_limit_dir)
+    try:
+        model = _build(spec, cache, rate_limit_dir)
+    except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
+        if isinstance(exc, ArenaError):
+            raise
+        # transformers explains a bad folder in many lines (and a traceback); one names the path
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        where = spec.path or spec.base_url or spec.model
+        raise BackendError(f"cannot load model '{spec.label}' from {where}: {first}") from exc
     model.identity = spec_identity(spec)
     return model
 
