@@ -378,6 +378,7 @@ def length_controlled_win_rate(
     *,
     glm: str = "length_controlled_v1",
     inputs: LCInputs | None = None,
+    solver: str = "auto",
 ) -> pd.DataFrame:
     """Win rates plus AlpacaEval's length-controlled win rate of every model vs ``baseline``.
 
@@ -387,6 +388,7 @@ def length_controlled_win_rate(
         baseline: the reference model (AlpacaEval's ``generator_1``).
         glm: one of :data:`GLMS`.
         inputs: ``df_gamed.csv`` and/or instruction difficulties (see :func:`load_lc_inputs`).
+        solver: ``auto`` | ``liblinear`` | ``exact`` (see :func:`fit_glm_cv`).
 
     Returns:
         DataFrame indexed by model with :data:`LC_COLUMNS` and the GLM coefficients, best LC
@@ -445,6 +447,7 @@ def length_controlled_win_rate(
                 diff,
                 inputs.gamed,
                 reg,
+                solver=solver,
             )
         rows[model] = {**stats, **lc}
     df = pd.DataFrame.from_dict(rows, orient="index")[LC_COLUMNS + COEF_COLUMNS]
