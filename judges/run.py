@@ -234,8 +234,12 @@ def run_judge(judge: Judge, judge_model: Any, questions: Sequence[Question], ans
         answers = store.all(Answer, question_set=sets, model={*models, baseline or judge.config.baseline})
     report = JudgeReport(judge.judge_id(judge_model.name), judge.config.mode)
     tasks = _tasks(judge, judge_model.name, questions, list(answers), models, baseline, pairs, report)
-    for m, q in report.missing:
-        log.warning("missing answer: model %s, question %s (not judged)", m, q)
+    if report.missing:  # one line, not one per answer: a wrong model name would print thousands
+        per: dict[str, int] = {}
+        for m, _ in report.missing:
+            per[m] = per.get(m, 0) + 1
+        log.warning("missing answers (not judged): %s; first: %s", ", ".join(f"{m} {n}" for m, n in per.items()),
+                    ", ".join(f"{m}/{q}" for m, q in report.missing[:5]))
     stored = store.by_key(Judgment, judge=report.judge)
     known = {judgment_ident(j): k for k, j in stored.items()}
     for t in tasks:  # a stored judgment's key is not hashed again
