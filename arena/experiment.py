@@ -65,9 +65,24 @@ class HumanConfig(Strict):
     store: str
 
 
+class SummaryGroupConfig(Strict):
+    """An OpenCompass summary group: the (weighted) average of rows of any datasets."""
+
+    name: str
+    subsets: list[str | list[str]] = Field(min_length=1, description="rows: dataset, dataset/subset, "
+                                           "dataset/group or [row, metric]")
+    weights: dict[str, float] | None = None
+
+
 class SummarizerConfig(Strict):
-    groups: dict[str, list[str]] = Field(default_factory=dict)
+    groups: list[SummaryGroupConfig] = Field(default_factory=list)
     baseline: str | None = None
+
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _mapping(cls, v: Any) -> Any:
+        """`{name: [subsets]}` is read as `[{name, subsets}]`."""
+        return [{"name": k, "subsets": s} for k, s in v.items()] if isinstance(v, dict) else v
 
 
 class ReportConfig(Strict):
@@ -119,6 +134,8 @@ class Experiment(Strict):
     notify: NotifyConfig | None = None
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
     work_dir: str | None = None
+    data_dir: str | None = Field(None, description="root of published data sets (OpenCompassData-core "
+                                 "layout); default $ARENA_DATA_DIR, else ./data")
 
     @field_validator("questions", "datasets", mode="before")
     @classmethod

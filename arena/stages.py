@@ -35,7 +35,10 @@ def preflight(exp: Experiment) -> Preflight:
     from objective.datasets import load_dataset
 
     pf = Preflight()
-    pf.datasets = [load_dataset(d) for d in exp.datasets]
+    from objective.loaders import using_data_dir
+
+    with using_data_dir(exp.data_dir):
+        pf.datasets = [load_dataset(d) for d in exp.datasets]
     for qs in exp.questions:
         pf.questions.extend(load_questions(qs, limit=exp.question_limit))
     pf.judges = [(j, load_judge(j.config, j.set)) for j in exp.judges]
@@ -172,7 +175,8 @@ def report_stage(ctx: RunContext) -> tuple[str, dict[str, str]]:
     if human:
         ctx.console.print(f"human verdicts: {human} new rows from {exp.human.store if exp.human else ''}")
     paths = build_report(ctx.store, ctx.run_id, ctx.run_dir, config=redact(exp.model_dump(mode="json")),
-                         stage_stats=ctx.stats_dict(), groups=exp.summarizer.groups or None,
+                         stage_stats=ctx.stats_dict(),
+                         groups=[g.model_dump(exclude_none=True) for g in exp.summarizer.groups] or None,
                          baseline=exp.summarizer.baseline, n_bootstrap=exp.report.bootstrap)
     text = paths.txt.read_text(encoding="utf-8")
     return text, {"html": str(paths.html), "csv": str(paths.csv), "txt": str(paths.txt), "md": str(paths.md)}

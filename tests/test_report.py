@@ -64,12 +64,12 @@ def parse_html(text: str) -> TableParser:
     return p
 
 
-def parse_csv(text: str) -> dict[str, list[list[str]]]:
+def parse_csv_files(main: Path, table_ids: list[str]) -> dict[str, list[list[str]]]:
+    """summary_<ts>.csv holds the objective table alone; each other table has its own file."""
     out = {}
-    for block in text.split("\n\n"):
-        rows = list(csv.reader(io.StringIO(block.strip("\n"))))
-        if rows and rows[0] and rows[0][0].startswith("# "):
-            out[rows[0][0][2:]] = rows[1:]
+    for tid in table_ids:
+        path = main if tid == "table-objective" else main.with_name(f"{main.stem}_{tid.removeprefix('table-')}.csv")
+        out[tid] = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
     return out
 
 
@@ -130,10 +130,12 @@ def test_files_and_sections(report):
 
 def test_csv_md_txt_html_agree(report):
     paths, _html, parser = report
-    csv_tables = parse_csv(paths.csv.read_text(encoding="utf-8"))
     md_tables = parse_md(paths.md.read_text(encoding="utf-8"))
     txt = paths.txt.read_text(encoding="utf-8")
     titles = re.findall(r'<h3>(.*?)</h3>.*?<table id="([^"]+)"', report[1])
+    csv_tables = parse_csv_files(paths.csv, [tid for _, tid in titles])
+    main = csv_tables["table-objective"]  # one plain table: a header, then rows of its width
+    assert main[0][:4] == ["dataset", "version", "metric", "mode"] and {len(r) for r in main} == {len(main[0])}
     assert len(titles) == len(csv_tables) == len(md_tables) >= 10
     import html as htmllib
 
@@ -141,7 +143,7 @@ def test_csv_md_txt_html_agree(report):
     for title, table_id in titles:
         title = htmllib.unescape(title)
         assert title in txt
-        h, c, m = parser.tables[table_id], csv_tables[title], md_tables[title]
+        h, c, m = parser.tables[table_id], csv_tables[table_id], md_tables[title]
         assert h[0] == c[0] == m[0], title  # same headers
         assert len(h) == len(c) == len(m), title
         for hr, cr, mr in zip(h[1:], c[1:], m[1:]):

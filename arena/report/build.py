@@ -170,9 +170,17 @@ def compute_report(
 
 
 def _report_options(config: dict | None) -> dict[str, Any]:
-    """The optional ``report:`` block of a run config (baseline, groups, bootstrap, seed)."""
+    """The optional ``report:`` block of a run config (baseline, groups, bootstrap, seed);
+    ``summarizer: {groups, baseline}`` (OpenCompass summary groups) count too."""
     opts = (config or {}).get("report") or {}
-    return opts if isinstance(opts, dict) else {}
+    opts = dict(opts) if isinstance(opts, dict) else {}
+    summ = (config or {}).get("summarizer") or {}
+    if isinstance(summ, dict):
+        if summ.get("groups") and "groups" not in opts:
+            opts["groups"] = summ["groups"]
+        if summ.get("baseline") and "baseline" not in opts:
+            opts["baseline"] = summ["baseline"]
+    return opts
 
 
 def build_report(

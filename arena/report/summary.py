@@ -1,8 +1,11 @@
 """Plain-text summaries (CSV, TXT, MD) of the report tables, OpenCompass-style file names.
 
-Each file holds every table in report order: the objective table first, then the
-subjective leaderboards, win-rate matrices, single-score tables, judge diagnostics and stage
-costs. Cells are the strings of :meth:`ReportTable.formatted`, the same ones the HTML shows.
+The TXT and MD files hold every table in report order: the objective table first (with its
+dataset/group rows), then the subjective leaderboards, win-rate matrices, single-score
+tables, judge diagnostics and stage costs. `summary_<ts>.csv` is one plain table that any CSV
+reader opens: the objective table (or, in a run without one, the first table); every other
+table is `summary_<ts>_<name>.csv` beside it. Cells are the strings of
+:meth:`ReportTable.formatted`, the same ones the HTML shows.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ def _clean(cell: str) -> str:
     return " ".join(str(cell).split())  # one line per row, whatever the model wrote
 
 
-def table_csv(table: ReportTable) -> str:
+def table_csv(table: ReportTable, title: bool = True) -> str:
+    """One table as CSV: header and rows (after a `# <title>` line when `title`)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([CSV_TITLE_PREFIX + _clean(table.title)])
+    if title:
+        w.writerow([CSV_TITLE_PREFIX + _clean(table.title)])
     f = table.formatted(missing="")
     w.writerow([_clean(c) for c in f.columns])
     w.writerows([_clean(c) for c in r] for r in f.itertuples(index=False, name=None))
@@ -69,8 +74,21 @@ def table_txt(table: ReportTable) -> str:
     return "\n".join(out) + "\n"
 
 
+def csv_name(table: ReportTable) -> str:
+    """The file-name part of a table that is not the main CSV (`table-judges` -> `judges`)."""
+    return table.id.removeprefix("table-")
+
+
+def main_table(tables: list[ReportTable]) -> ReportTable | None:
+    """The table of ``summary.csv``: the objective one, else the first."""
+    return next((t for t in tables if t.id == "table-objective"), tables[0] if tables else None)
+
+
 def write_summaries(data, summary_dir: Path) -> tuple[Path, Path, Path]:
     """Write ``summary_<ts>.{csv,txt,md}`` (and ``summary.{csv,txt,md}`` copies of the latest).
+
+    The CSV is one plain table (:func:`main_table`); each other table goes to
+    ``summary_<ts>_<name>.csv`` (and a ``summary_<name>.csv`` copy).
 
     Returns:
         The timestamped (csv, txt, md) paths.
@@ -78,8 +96,14 @@ def write_summaries(data, summary_dir: Path) -> tuple[Path, Path, Path]:
     summary_dir.mkdir(parents=True, exist_ok=True)
     ts = time.strftime("%Y%m%d_%H%M%S")
     head = f"Arena summary{' for run ' + data.run if data.run else ''}, generated {data.generated}"
+    main = main_table(data.tables)
+    for t in data.tables:
+        if t is not main:
+            path = summary_dir / f"summary_{ts}_{csv_name(t)}.csv"
+            path.write_text(table_csv(t, title=False), encoding="utf-8")
+            shutil.copyfile(path, summary_dir / f"summary_{csv_name(t)}.csv")
     bodies = {
-        "csv": "\n".join(table_csv(t) for t in data.tables),
+        "csv": table_csv(main, title=False) if main is not None else "",
         "txt": head + "\n\n" + "\n".join(table_txt(t) for t in data.tables),
         "md": f"# {head}\n\n" + "\n".join(table_md(t) for t in data.tables),
     }
@@ -93,13 +117,20 @@ def write_summaries(data, summary_dir: Path) -> tuple[Path, Path, Path]:
 
 
 def read_summary_csv(path: str | Path) -> dict[str, pd.DataFrame]:
-    """Parse a summary CSV back into ``{title: DataFrame}`` (the inverse of the writer)."""
-    out: dict[str, pd.DataFrame] = {}
-    blocks = Path(path).read_text(encoding="utf-8").split("\n\n")
-    for block in blocks:
-        rows = list(csv.reader(io.StringIO(block.strip("\n"))))
-        if not rows or not rows[0] or not rows[0][0].startswith(CSV_TITLE_PREFIX):
+    """Read ``summary[_<ts>].csv`` and its sibling table files back into ``{name: DataFrame}``.
+
+    The main table is named ``""``; the others by their file part (``judges``, ``stages``...).
+    """
+    path = Path(path)
+    out: dict[str, pd.DataFrame] = {"": _read_plain(path)}
+    for other in sorted(path.parent.glob(f"{path.stem}_*.csv")):
+        name = other.stem[len(path.stem) + 1:]
+        if path.stem == "summary" and name[:8].isdigit():  # summary_<ts>.csv files, not tables
             continue
-        title = rows[0][0][len(CSV_TITLE_PREFIX):]
-        out[title] = pd.DataFrame(rows[2:], columns=rows[1], dtype=str)
+        out[name] = _read_plain(other)
     return out
+
+
+def _read_plain(path: Path) -> pd.DataFrame:
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    return pd.DataFrame(rows[1:], columns=rows[0], dtype=str) if rows else pd.DataFrame()

@@ -154,13 +154,12 @@ def _all_stored(task: Task, model: Any, spec: ModelSpec, state: WorkerState, sto
     if task.kind != "infer":
         return True
     from arena.core.records import Prediction
-    from objective.datasets import load_dataset
     from objective.runner import config_hash
 
     cfg = eval_config(state.exp, spec)
     keys = store.keys(Prediction)
     for part in task.parts:
-        ds = state.memo(f"d:{part.target}", lambda t=part.target: load_dataset(t))
+        ds = state.memo(f"d:{part.target}", lambda t=part.target: _load(state, t))
         chash = config_hash(model, ds, cfg)
         for sid in part.ids:
             stub = Prediction(model=model.name, dataset=ds.name, sample_id=sid, mode=ds.card.mode,
@@ -168,6 +167,15 @@ def _all_stored(task: Task, model: Any, spec: ModelSpec, state: WorkerState, sto
             if stub.key() not in keys:
                 return False
     return True
+
+
+def _load(state: WorkerState, target: str) -> Any:
+    """A dataset, read under the run's data root (`data_dir`)."""
+    from objective.datasets import load_dataset
+    from objective.loaders import using_data_dir
+
+    with using_data_dir(getattr(state.exp, "data_dir", None)):
+        return load_dataset(target)
 
 
 def eval_config(exp: Any, spec: ModelSpec) -> Any:
@@ -181,12 +189,11 @@ def eval_config(exp: Any, spec: ModelSpec) -> Any:
 
 
 def _infer(state: WorkerState, model: Any, spec: ModelSpec, task: Task, store: Any) -> None:
-    from objective.datasets import load_dataset
     from objective.runner import predict_samples
 
     cfg = eval_config(state.exp, spec)
     for part in task.parts:
-        ds = state.memo(f"d:{part.target}", lambda t=part.target: load_dataset(t))
+        ds = state.memo(f"d:{part.target}", lambda t=part.target: _load(state, t))
         predict_samples(model, ds, list(part.ids), store=store, config=cfg, cache=model._cache)
 
 
