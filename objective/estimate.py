@@ -9,11 +9,14 @@ show the model), at most `max_out_len`; the bound `max_out_len` is given too.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
 from objective.runner import EvalConfig, _out_tokens, builder_for, gen_window, ppl_window
+
+log = logging.getLogger(__name__)
 
 
 def text_model(spec: Any) -> Any:
@@ -22,14 +25,18 @@ def text_model(spec: Any) -> Any:
         from arena.models.factory import resolve_path
         from arena.models.hf import HFModel
 
-        return HFModel.tokenizer_only(
-            resolve_path(spec.path),
-            name=spec.label,
-            tokenizer_path=resolve_path(spec.tokenizer_path) if spec.tokenizer_path else None,
-            tokenizer_kwargs=spec.tokenizer_kwargs,
-            max_seq_len=spec.max_seq_len,
-            system_prompt=spec.system_prompt,
-        )
+        try:
+            return HFModel.tokenizer_only(
+                resolve_path(spec.path),
+                name=spec.label,
+                tokenizer_path=resolve_path(spec.tokenizer_path) if spec.tokenizer_path else None,
+                tokenizer_kwargs=spec.tokenizer_kwargs,
+                max_seq_len=spec.max_seq_len,
+                system_prompt=spec.system_prompt,
+            )
+        except (OSError, ValueError) as exc:  # e.g. a hub id not downloaded: ~4 characters a token
+            why = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+            log.warning("%s: no local tokenizer (%s); estimating 4 characters a token", spec.label, why)
     return SimpleNamespace(
         name=spec.label, system_prompt=spec.system_prompt, max_seq_len=spec.max_seq_len
     )
