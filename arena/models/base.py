@@ -150,6 +150,20 @@ def tokenizer_fingerprint(path: object) -> str:
     return h.hexdigest()[:16]
 
 
+def _effective_dtype(dtype: str) -> str:
+    """`auto` means float32 on a CPU and half precision on a GPU: NLLs computed in one must
+    never be served to the other from a shared cache."""
+    if dtype != "auto":
+        return dtype
+    try:
+        import torch
+    except ImportError:
+        return "auto"
+    if not torch.cuda.is_available():
+        return "auto:cpu"
+    return "auto:cuda-" + ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+
+
 def hf_identity(path: object, tokenizer_path: object = None, dtype: str = "auto", *,
                 system_prompt: str | None = None, max_seq_len: int | None = None,
                 extra: dict[str, Any] | None = None) -> str:
@@ -159,7 +173,7 @@ def hf_identity(path: object, tokenizer_path: object = None, dtype: str = "auto"
     and chat template files, dtype, system prompt, max_seq_len and any loading kwargs.
     """
     parts = {"w": weights_fingerprint(path), "t": tokenizer_fingerprint(tokenizer_path or path),
-             "tp": str(tokenizer_path or ""), "dtype": dtype, "sys": system_prompt,
+             "tp": str(tokenizer_path or ""), "dtype": _effective_dtype(dtype), "sys": system_prompt,
              "msl": max_seq_len, "x": extra or {}}
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return f"hf:{path}#{digest}"
