@@ -31,6 +31,7 @@ console = Console()
 COMMAND_MODULES = (
     "arena.ratings.cli",
     "objective.cli",
+    "objective.contamination_cli",
     "judges.cli",
     "ui.cli",
     "arena.pipeline_cli",
