@@ -8,48 +8,29 @@ cache, so a rerun, `--reuse`, or a crash followed by a rerun never pays twice.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import yaml
 from rich.console import Console
 
-from arena.core.cache import Cache
 from arena.core.errors import ConfigError
-from arena.core.registry import ModelSpec
-from arena.core.store import Store
 from arena.experiment import STAGES, Experiment
+from arena.manifest import MANIFEST
 from arena.notify import notify
+from arena.run_context import RUN_SUBDIRS, RunContext, StageStat  # noqa: F401  (re-exported)
 
 log = logging.getLogger("arena.run")
-RUN_SUBDIRS = ("configs", "logs/infer", "logs/eval", "logs/judge", "predictions", "results",
-               "judgments", "summary")
-
-
-@dataclass
-class StageStat:
-    seconds: float = 0.0
-    units: int = 0  # units of work in the stage
-    skipped: int = 0  # found stored: no model call
-    calls: int = 0  # model calls made (cache misses)
-    cached: int = 0  # model calls served by the cache
-    tokens: int = 0
-    cost: float = 0.0
-
-
 @dataclass
 class RunResult:
     run_dir: Path
     stats: dict[str, StageStat] = field(default_factory=dict)
     summary: str = ""
     report: dict[str, str] = field(default_factory=dict)
+    status: str = "started"  # as in run.json: started, success, failed, cancelled
 
 
 def timestamp() -> str:
@@ -65,7 +46,9 @@ def resolve_run_dir(exp: Experiment, work_dir: str | Path | None, reuse: str | b
             if not path.is_dir():
                 raise ConfigError(f"--reuse {reuse}: no run directory {path}")
             return path
-        runs = sorted(p for p in base.glob("*") if (p / "arena.sqlite").exists()) if base.is_dir() else []
+        # a run is a directory with a manifest (or, from before manifests, a store)
+        runs = sorted(p for p in base.glob("*") if (p / MANIFEST).is_file() or (p / "arena.sqlite").exists()) \
+            if base.is_dir() else []
         if runs:
             return runs[-1]
     path = base / timestamp()
@@ -73,62 +56,6 @@ def resolve_run_dir(exp: Experiment, work_dir: str | Path | None, reuse: str | b
         time.sleep(1)
         path = base / timestamp()
     return path
-
-
-class RunContext:
-    """What every stage shares: config, run directory, store, cache, loaded models."""
-
-    def __init__(self, exp: Experiment, run_dir: Path, console: Console, debug: bool = False) -> None:
-        self.exp, self.run_dir, self.console, self.debug = exp, run_dir, console, debug
-        for sub in RUN_SUBDIRS:
-            (run_dir / sub).mkdir(parents=True, exist_ok=True)
-        self.store = Store(run_dir / "arena.sqlite")
-        self.run_id = run_dir.name
-        # records are tagged with the run as this invocation uses them; a resumed run with
-        # a changed config must not report what it no longer computes
-        self.store.release(self.run_id)
-        self.cache = Cache()
-        self.stats: dict[str, StageStat] = {}
-        self._models: dict[str, Any] = {}
-        self.runner: Any = None  # worker pool of arena.runners, kept across stages
-
-    def model(self, spec: ModelSpec) -> Any:
-        """One backend per spec and run, loaded on first use (a loaded model serves every stage)."""
-        key = spec.model_dump_json()
-        if key not in self._models:
-            from arena.models.factory import LazyModel
-
-            self._models[key] = LazyModel(spec, cache=self.cache)
-        return self._models[key]
-
-    @contextmanager
-    def stage(self, name: str, log_dir: str) -> Iterator[StageStat]:
-        """Time a stage, count cache hits/misses, and log it to logs/<log_dir>/<name>.log."""
-        stat = self.stats.setdefault(name, StageStat())
-        handler = logging.FileHandler(self.run_dir / "logs" / log_dir / f"{name}.log", encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root = logging.getLogger()
-        root.addHandler(handler)
-        old_level = root.level
-        root.setLevel(logging.DEBUG if self.debug else logging.INFO)
-        for noisy in ("httpx", "httpx2", "httpcore", "openai", "urllib3"):  # a line per request
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-        h0, m0, t0 = self.cache.hits, self.cache.misses, time.perf_counter()
-        try:
-            yield stat
-        finally:
-            stat.seconds += time.perf_counter() - t0
-            stat.cached += self.cache.hits - h0
-            stat.calls += self.cache.misses - m0
-            root.removeHandler(handler)
-            root.setLevel(old_level)
-            handler.close()
-
-    def stats_dict(self) -> dict[str, dict[str, Any]]:
-        return {k: asdict(v) for k, v in self.stats.items()}
-
-    def save_stats(self) -> None:
-        (self.run_dir / "stage_stats.json").write_text(json.dumps(self.stats_dict(), indent=2))
 
 
 def write_config(exp: Experiment, run_dir: Path) -> None:
@@ -157,6 +84,10 @@ def run_experiment(exp: Experiment, *, work_dir: str | Path | None = None, reuse
     ctx = RunContext(exp, run_dir, console, debug)
     write_config(exp, run_dir)
     console.print(f"[bold]run[/bold] {exp.name} -> {run_dir}")
+    if ctx.previous is not None:
+        same = ctx.previous.get("config_hash") == exp.hash()
+        console.print(f"resuming a run that ended '{ctx.previous.get('status')}'; config "
+                      + ("unchanged: stored units are skipped" if same else "changed: what it changes is redone"))
     notify(exp.notify, "start", ctx.run_id, extra={"run_dir": str(run_dir)})
     result = RunResult(run_dir, ctx.stats)
     try:
@@ -170,12 +101,16 @@ def run_experiment(exp: Experiment, *, work_dir: str | Path | None = None, reuse
         if "report" in stages:
             result.summary, result.report = S.report_stage(ctx)
     except BaseException as exc:
-        ctx.save_stats()
+        cancelled = isinstance(exc, (KeyboardInterrupt, SystemExit))
+        result.status = "cancelled" if cancelled else "failed"
+        ctx.finish(result.status, error=f"{type(exc).__name__}: {exc}")
         notify(exp.notify, "failure", ctx.run_id, error=f"{type(exc).__name__}: {exc}")
         raise
     finally:
         if ctx.runner is not None:
             ctx.runner.close()
+    result.status = "success"
+    ctx.finish("success")
     notify(exp.notify, "finish", ctx.run_id, summary=result.summary,
            extra={"run_dir": str(run_dir), "report": result.report,
                   "stats": ctx.stats_dict()})

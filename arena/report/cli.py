@@ -30,8 +30,11 @@ def _read_optional(run_dir: Path) -> tuple[dict | None, dict | None]:
     if (run_dir / "config.yaml").is_file():
         loaded = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
         config = loaded if isinstance(loaded, dict) else None
-    stats = None
-    for name in STAGE_STATS_CANDIDATES:
+    from arena.manifest import read_manifest
+
+    manifest = read_manifest(run_dir)  # run.json: the stage table of the run's manifest
+    stats = manifest.get("stages") or None if manifest else None
+    for name in () if stats else STAGE_STATS_CANDIDATES:
         if (run_dir / name).is_file():
             stats = json.loads((run_dir / name).read_text(encoding="utf-8"))
             break
