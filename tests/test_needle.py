@@ -264,3 +264,27 @@ def test_eval_cli_runs_a_needle_grid_on_the_server(tmp_path, monkeypatch):
     overall = {r.dataset: r.value for r in out["results"] if r.subset is None}
     # depth 0 right, 75 wrong
     assert overall == {"needle_en": pytest.approx(50.0), "needle_zh": pytest.approx(50.0)}
+
+
+def test_report_has_a_heatmap_per_model_and_variant(tmp_path):
+    from arena.models.openai_compat import OpenAICompatModel
+    from arena.models.testserver import FakeOpenAIServer
+    from arena.report.build import build_report
+
+    store = Store(tmp_path / "s.sqlite")
+    try:
+        with FakeOpenAIServer(responder=_server_answers) as srv:
+            for name in ("api-a", "api-b"):
+                model = OpenAICompatModel(name, base_url=srv.base_url, max_retries=0)
+                for ds in ("needle_en", "needle_multi_en"):
+                    evaluate_dataset(model, grid(ds, "1k,2k", "0,50,100"), work_dir=tmp_path, store=store)
+        paths = build_report(store, None, tmp_path)
+    finally:
+        store.close()
+    html = paths.html.read_text()
+    assert 'id="needle"' in html and 'href="#needle"' in html
+    for i in range(4):  # 2 models x 2 variants
+        assert f'id="fig-needle-{i}"' in html
+    assert "needle_multi_en: api-b" in html
+    txt = paths.txt.read_text()
+    assert "needle_en: api-a" in txt and "mean" in txt  # the summary row per length
