@@ -11,6 +11,7 @@ agreement, export) in `arena.service_views`.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import random
@@ -380,6 +381,39 @@ class ArenaService(Accounts):
             )
             conn.execute(RECORD_TABLES[rec.table].insert(), [row])
 
+    def _vote_job(
+        self, rater: str, battle_id: str, verdict: str, reason: str, session: str, addr: str
+    ):
+        """The transaction of a vote: close the battle, write the `Vote` and the `Battle`."""
+        if verdict not in VERDICTS:
+            raise ServiceError(f"verdict must be one of {', '.join(VERDICTS)}")
+
+        def job(conn: sa.Connection) -> dict:
+            counted = self.check_anon_votes(conn, rater, session, addr)
+            r = self._close(conn, "pair", rater, battle_id, verdict)
+            self.bump_votes(conn, counted)
+            q = self.questions[r["question_id"]]
+            turn = len(q.turns)  # the rater sees the whole conversation, as a last-turn judge does
+            common = {
+                "question_id": q.id,
+                "turn": turn,
+                "model_a": r["model_a"],
+                "model_b": r["model_b"],
+                "winner": VERDICTS[verdict],
+            }
+            vote = Vote(
+                battle_id=battle_id,
+                rater=rater,
+                session=session,
+                question_set=r["question_set"],
+                reason=reason[:2000],
+                **common,
+            )
+            self._insert(conn, vote, Battle(source="human", ref=battle_id, **common))
+            return r
+
+        return job
+
     @store_guard("save votes")
     def vote(
         self,
@@ -395,40 +429,29 @@ class ArenaService(Accounts):
         Returns when the `Vote` and `Battle` rows are committed; then reveals the models.
         Anonymous raters are held to the vote limits of their session and address.
         """
-        if verdict not in VERDICTS:
-            raise ServiceError(f"verdict must be one of {', '.join(VERDICTS)}")
+        r = self._writes.run(self._vote_job(rater, battle_id, verdict, reason, session, addr))
+        return Reveal(battle_id, [r["model_a"], r["model_b"]], verdict)
 
-        def job(conn: sa.Connection) -> dict:
-            counted = self.check_anon_votes(conn, rater, session, addr)
-            r = self._close(conn, "pair", rater, battle_id, verdict)
-            self.bump_votes(conn, counted)
-            q = self.questions[r["question_id"]]
-            turn = len(q.turns)  # the rater sees the whole conversation, as a last-turn judge does
-            vote = Vote(
-                battle_id=battle_id,
-                rater=rater,
-                session=session,
-                question_set=r["question_set"],
-                question_id=q.id,
-                turn=turn,
-                model_a=r["model_a"],
-                model_b=r["model_b"],
-                winner=VERDICTS[verdict],
-                reason=reason[:2000],
-            )
-            battle = Battle(
-                source="human",
-                question_id=q.id,
-                model_a=r["model_a"],
-                model_b=r["model_b"],
-                winner=VERDICTS[verdict],
-                turn=turn,
-                ref=battle_id,
-            )
-            self._insert(conn, vote, battle)
-            return r
-
-        r = self._writes.run(job)  # returns after the commit
+    async def vote_async(
+        self,
+        rater: str,
+        battle_id: str,
+        verdict: str,
+        reason: str = "",
+        session: str = "",
+        addr: str = "",
+    ) -> Reveal:
+        """`vote` for an event loop: waits for the group commit without holding a thread."""
+        job = self._vote_job(rater, battle_id, verdict, reason, session, addr)
+        try:
+            r = await asyncio.wrap_future(self._writes.submit(job))
+        except sa.exc.SQLAlchemyError as exc:
+            self.store_failed(exc)
+            raise Unavailable(
+                "voting is paused: the server cannot save votes right now (nothing was saved); "
+                "please try again in a few minutes"
+            ) from None
+        self.store_ok()
         return Reveal(battle_id, [r["model_a"], r["model_b"]], verdict)
 
     @store_guard("save ratings")

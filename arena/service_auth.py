@@ -430,12 +430,30 @@ class Accounts:
             key, window = item.rsplit("|", 1)
             _upsert_bump(conn, key, now, float(window))
 
+    # Sessions looked up in the last `SESSION_CACHE_TTL` seconds are answered from memory:
+    # every API call checks its session, and the lookup was a third of a vote's work. A
+    # logout here drops the entry at once; another process sharing the store may still
+    # honour a signed-out token for up to that many seconds.
+    SESSION_CACHE_TTL = 5.0
+
+    def cached_session_user(self, token: str | None) -> tuple[bool, User | None]:
+        """(hit, user) from the in-memory session cache, without touching the store."""
+        if not token:
+            return True, None
+        cache = self.__dict__.setdefault("_session_cache", {})
+        hit = cache.get(token)
+        now = time.monotonic()
+        if hit is not None and now - hit[1] < self.SESSION_CACHE_TTL and time.time() < hit[2]:
+            return True, hit[0]
+        return False, None
+
     def session_user(self, token: str | None) -> User | None:
         """The user of a live session token, or None."""
-        if not token:
-            return None
+        known, user = self.cached_session_user(token)
+        if known:
+            return user
         q = (
-            sa.select(users_table.c.name, users_table.c.role)
+            sa.select(users_table.c.name, users_table.c.role, sessions_table.c.expires_at)
             .join(sessions_table, sessions_table.c.user == users_table.c.name)
             .where(
                 sessions_table.c.token_hash == _token_hash(token),
@@ -444,9 +462,17 @@ class Accounts:
         )
         with self.store.engine.connect() as conn:
             row = conn.execute(q).first()
-        return User(row[0], row[1]) if row else None
+        if row is None:
+            return None
+        cache = self.__dict__.setdefault("_session_cache", {})
+        if len(cache) > 50_000:  # bounded: a flood of tokens cannot grow it without end
+            cache.clear()
+        user = User(row[0], row[1])
+        cache[token] = (user, time.monotonic(), float(row[2]))
+        return user
 
     def logout(self, token: str) -> None:
+        self.__dict__.setdefault("_session_cache", {}).pop(token, None)
         with self.store.engine.begin() as conn:
             conn.execute(
                 sessions_table.delete().where(sessions_table.c.token_hash == _token_hash(token))

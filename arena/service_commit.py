@@ -39,6 +39,10 @@ class GroupCommit:
 
     def run(self, job: Job) -> Any:
         """Run `job(conn)` in the next batch; returns its result after the commit."""
+        return self.submit(job).result()
+
+    def submit(self, job: Job) -> Future:
+        """Queue `job(conn)` for the next batch; the future resolves after the commit."""
         fut: Future = Future()
         self._queue.put((job, fut))
         if self._thread is None:
@@ -48,7 +52,7 @@ class GroupCommit:
                         target=self._loop, name="arena-commit", daemon=True
                     )
                     self._thread.start()
-        return fut.result()
+        return fut
 
     def _loop(self) -> None:
         while True:

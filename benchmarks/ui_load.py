@@ -100,12 +100,19 @@ def wait_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
 
 
 async def rater(
-    c: httpx.AsyncClient, n_votes: int, think: float, lat: list[float], acked: list[str]
+    c: httpx.AsyncClient,
+    n_votes: int,
+    think: float,
+    lat: list[float],
+    acked: list[str],
+    next_lat: list[float],
 ) -> None:
     """One rater: next battle, read for ~`think` s (0: a stress test), vote, repeat."""
     rng = random.Random(str(c.base_url) + str(id(c)))
     for i in range(n_votes):
+        t0 = time.perf_counter()
         battle = (await c.post("/api/battle/next")).json()
+        next_lat.append(time.perf_counter() - t0)
         bid = battle["battle_id"]
         if think:
             await asyncio.sleep(rng.uniform(0, 2 * think))
@@ -129,12 +136,13 @@ async def run_raters(
         r.raise_for_status()
     lat: list[float] = []
     acked: list[str] = []
+    next_lat: list[float] = []
     t0 = time.perf_counter()
-    await asyncio.gather(*(rater(c, n_votes, think, lat, acked) for c in clients))
+    await asyncio.gather(*(rater(c, n_votes, think, lat, acked, next_lat) for c in clients))
     wall = time.perf_counter() - t0
     for c in clients:
         await c.aclose()
-    return lat, acked, wall
+    return lat, acked, wall, next_lat
 
 
 def cpu_seconds(pid: int) -> float:
@@ -153,6 +161,7 @@ def main() -> None:
     ap.add_argument("--store", default=None, help="store URL (default: a fresh SQLite file)")
     ap.add_argument("--servers", type=int, default=1, help="arena ui processes on one store")
     ap.add_argument("--think", type=float, default=0.0, help="mean reading pause before a vote (s)")
+    ap.add_argument("--profile", default=None, help="py-spy binary: record the server to OUT.svg")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="arena-ui-load-"))
     store_url = args.store or str(work / "arena.sqlite")
@@ -166,8 +175,33 @@ def main() -> None:
         for url, proc in zip(urls, procs):
             wait_up(url, proc)
         cpu0 = sum(cpu_seconds(p.pid) for p in procs)  # start-up (imports) not counted
-        lat, acked, wall = asyncio.run(run_raters(urls, args.raters, args.votes, args.think))
+        load0 = os.getloadavg()[0]
+        spy = None
+        if args.profile:
+            spy = subprocess.Popen(
+                [
+                    args.profile,
+                    "record",
+                    "-p",
+                    str(procs[0].pid),
+                    "-o",
+                    str(work / "server.txt"),
+                    "--format",
+                    "raw",
+                    "--threads",
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        lat, acked, wall, next_lat = asyncio.run(
+            run_raters(urls, args.raters, args.votes, args.think)
+        )
         cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
+            print(f"profile: {work / 'server.txt'}")
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
@@ -182,6 +216,7 @@ def main() -> None:
         (len(votes) - len(set(votes))) + (len(refs) - len(set(refs))) + len(set(votes) - set(acked))
     )
     q = statistics.quantiles(lat, n=100, method="inclusive")
+    qn = statistics.quantiles(next_lat, n=100, method="inclusive")
     print(f"store: {store!r}, servers: {args.servers}, think time: {args.think} s")
     print(
         f"raters: {args.raters}, acknowledged votes: {len(acked)}, stored votes: {len(votes)}, "
@@ -191,12 +226,14 @@ def main() -> None:
     print(
         f"vote latency p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms"
     )
+    print(f"next-battle latency p50 {qn[49] * 1000:.1f} ms, p99 {qn[98] * 1000:.1f} ms")
     print(
         f"throughput: {len(acked) / wall:.1f} votes/s (wall {wall:.1f} s incl. next-battle calls)"
     )
     calls = 2 * len(acked) + args.raters
     print(
-        f"server CPU {cpu:.1f} s = {cpu / calls * 1000:.1f} ms per API call; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        f"server CPU {cpu:.1f} s = {cpu / calls * 1000:.1f} ms per API call; load average {load0:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores"
     )
     if lost or dup or len(acked) != args.raters * args.votes:
         raise SystemExit("FAILED: lost or duplicated votes")

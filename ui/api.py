@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from typing import Literal
 
+import anyio
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import (
@@ -178,10 +179,23 @@ def make_router(service: ArenaService) -> APIRouter:
     def battle_next(u: User = Depends(user)) -> dict:
         return _issued(service.next_battle(u.name))
 
+    async def user_async(request: Request) -> User:
+        """`user` without a worker thread when the session is in the service's memory."""
+        known, u = service.cached_session_user(request_token(request))
+        if not known:
+            u = await anyio.to_thread.run_sync(service_user, service, request)
+        if u is None:
+            raise Unauthorized("sign in first")
+        return u
+
     @r.post("/api/battle/{battle_id}/vote")
-    def vote(battle_id: str, body: VoteBody, request: Request, u: User = Depends(user)) -> dict:
+    async def vote(
+        battle_id: str, body: VoteBody, request: Request, u: User = Depends(user_async)
+    ) -> dict:
+        # async: the vote waits for its group commit on the event loop, not in one of the
+        # few worker threads, so every waiting vote joins the same commit
         session = session_ref(request_token(request))
-        rev = service.vote(
+        rev = await service.vote_async(
             u.name, battle_id, body.winner, body.reason, session=session, addr=client_addr(request)
         )
         return {
