@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from arena.core.config import LineMap, load_yaml, validate
 from arena.core.errors import DataError, UnknownNameError
 from arena.core.records import Sample
-from arena.core.registry import data_dir
+from arena.core.registry import Registry, data_dir
 from objective import cards
 from objective.loaders import (
     CANONICAL,
@@ -70,7 +70,7 @@ class DatasetCard(BaseModel):
     download: str | None = None
     limit_scope: Literal["dataset", "subset"] = "dataset"
     mode: Literal["ppl", "gen"]
-    metric: Literal["accuracy", "exact_match", "pass@1"] = "accuracy"
+    metric: str = "accuracy"  # accuracy, exact_match, pass@1, needle, or a plugin metric
     continuation: Literal["letter", "text"] = "letter"
     norm: Literal["sum", "token", "byte"] = "sum"
     postprocess: str = "first_option"
@@ -86,6 +86,15 @@ class DatasetCard(BaseModel):
         bad = [k for k in v if k not in CANONICAL]
         if bad:
             raise ValueError(f"unknown column target '{bad[0]}' (known: {', '.join(CANONICAL)})")
+        return v
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, v: str) -> str:
+        from objective.metrics import METRICS, RUNNER_METRICS, metric_names
+
+        if v not in RUNNER_METRICS and v not in METRICS:
+            raise ValueError(f"unknown metric '{v}' (known: {', '.join(metric_names())})")
         return v
 
 
@@ -125,9 +134,24 @@ class Dataset:
         return out
 
 
+#: datasets that plugins add (entry points `arena.datasets`): name -> a Dataset, a card path,
+#: or a function returning either
+DATASETS: Registry[Any] = Registry("dataset", "datasets")
+
+
 def dataset_names() -> list[str]:
-    """Registered dataset names (card stems under data/datasets)."""
-    return sorted(p.stem for p in (data_dir() / "datasets").glob("*.yaml"))
+    """Registered dataset names (card stems under data/datasets, then plugins)."""
+    return sorted({p.stem for p in (data_dir() / "datasets").glob("*.yaml")} | set(DATASETS.names()))
+
+
+def _plugin_dataset(name: str) -> Dataset:
+    obj = DATASETS.get(name)
+    value = obj() if callable(obj) and not isinstance(obj, Dataset) else obj
+    if isinstance(value, (str, Path)):
+        return load_card(Path(value))
+    if not isinstance(value, Dataset):
+        raise DataError(f"dataset plugin '{name}' gave a {type(value).__name__}, not a Dataset or a card path")
+    return value
 
 
 BARE_SUFFIXES = (".jsonl", ".csv", ".json", ".parquet")
@@ -146,6 +170,8 @@ def load_dataset(name_or_path: str) -> Dataset:
     if not card.is_file():
         if path.suffix.lower() in BARE_SUFFIXES or "/" in name_or_path:
             raise DataError("no such file or folder", str(path))
+        if name_or_path in DATASETS:
+            return _plugin_dataset(name_or_path)
         raise UnknownNameError("dataset", name_or_path, dataset_names())
     return load_card(card)
 

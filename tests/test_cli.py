@@ -24,7 +24,8 @@ def test_list_filters_by_every_word_and_prints_json():
     assert "smollm2-135m" in both["models"] and "ceval_mini_ppl" in both["datasets"]
     assert "gpt-4" not in both["models"] and "mmlu_mini_gen" not in both["datasets"]
     only = json.loads(CliRunner().invoke(app, ["list", "ceval_mini*ppl", "--json"]).stdout)
-    assert only == {"models": [], "datasets": ["ceval_mini_ppl"], "questions": [], "judges": []}
+    assert only == {"models": [], "datasets": ["ceval_mini_ppl"], "questions": [], "judges": [],
+                    "backends": [], "metrics": []}
     table = CliRunner().invoke(app, ["list", "mt"])
     assert "mt_bench" in table.output and "mt-bench-single" in table.output
     # printed to a pipe: one row per entry, never wrapped at 80 columns

@@ -272,7 +272,7 @@ def length_controlled_win_rate(
     if solver == "auto" and importlib.util.find_spec("sklearn") is None:
         notes.append(
             "scikit-learn is not installed: exact L1 fits instead of alpaca_eval's liblinear "
-            "(within ~0.05 points; pip install 'arena[parity]')"
+            "(within ~0.05 points; pip install scikit-learn)"
         )
     estimated = None
     if use_diff and inputs.gamed is None and inputs.difficulty is None:
