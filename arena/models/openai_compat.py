@@ -451,8 +451,12 @@ class OpenAICompatModel:
             if isinstance(e.__cause__, openai.BadRequestError):
                 raise self._no_logprobs(f"was refused: {self._scrub(e.__cause__.message)[:200]}") from e
             raise
-        res = continuation_logprobs(result["choices"][0].get("logprobs"), len(req.context))
-        if res is None:
+        choice = result["choices"][0]
+        if not str(choice.get("text") or "").startswith(req.context + req.continuation):
+            # lmdeploy's server ignores echo: its logprobs are of new tokens, not the prompt
+            raise self._no_logprobs("did not echo the prompt (its logprobs cover new tokens only)")
+        res = continuation_logprobs(choice.get("logprobs"), len(req.context))
+        if res is None or (res.n_tokens == 0 and req.continuation):
             raise self._no_logprobs("returned none")
         await self._store(key, "openai-ll", vars(res))
         return res
@@ -497,7 +501,8 @@ def continuation_logprobs(logprobs: dict | None, context_chars: int) -> Loglikel
     if not tokens or not lps or all(lp is None for lp in lps):
         return None
     offsets = logprobs.get("text_offset")
-    if not offsets:
+    # SGLang sends -1 for every offset ("not supported yet"): rebuild them from the tokens
+    if not offsets or len(offsets) != len(tokens) or any(o is None or o < 0 for o in offsets):
         offsets, pos = [], 0
         for tok in tokens:
             offsets.append(pos)

@@ -96,6 +96,10 @@ class FakeOpenAIServer:
         no_logprobs_mode: without logprobs, `"error"` answers 400, `"omit"` returns none.
         token_logprobs: `f(prompt) -> [(token, logprob)]`; default `char_logprobs`.
         model_name: the id listed by GET /v1/models.
+        flavor: whose /v1/completions prompt logprobs to answer like (`FLAVORS`): "openai"
+            (the legacy shape), "vllm" (that shape plus `prompt_logprobs`, per token id),
+            "sglang" (text offsets all -1) or "lmdeploy" (no echo, logprobs of new tokens
+            only, max_tokens=0 refused).
         timeout_sleep: how long a `timeout` fault hangs before answering.
         max_lifetime: hard stop after this many seconds, so a server never outlives a test.
     """
@@ -114,7 +118,11 @@ class FakeOpenAIServer:
         model_name: str = "fake-model",
         timeout_sleep: float = 30.0,
         max_lifetime: float = 600.0,
+        flavor: str = "openai",
     ) -> None:
+        if flavor not in FLAVORS:
+            raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}")
+        self.flavor = flavor
         self.replies: deque[str] = deque(replies or [])
         self.responder = responder
         self.faults: deque[Fault] = deque()
@@ -308,6 +316,8 @@ class FakeOpenAIServer:
     def _completion(self, data: dict) -> tuple:
         prompt = data.get("prompt", "")
         prompt = prompt[0] if isinstance(prompt, list) and prompt else str(prompt)
+        if self.flavor == "lmdeploy":
+            return self._lmdeploy_completion(data, prompt)
         wants_lp = data.get("logprobs") is not None and data.get("echo")
         if wants_lp and not self.logprobs and self.no_logprobs_mode == "error":
             return 400, {}, _error("echo with logprobs is not supported", "invalid_request_error")
@@ -317,6 +327,26 @@ class FakeOpenAIServer:
                                   "finish_reason": "length", "logprobs": None}
         if wants_lp and self.logprobs:
             choice["logprobs"] = self._prompt_logprobs(prompt)
+            if self.flavor == "sglang":  # to_openai_style_logprobs: "Not supported yet"
+                choice["logprobs"]["text_offset"] = [-1] * len(choice["logprobs"]["tokens"])
+            elif self.flavor == "vllm":  # CompletionResponseChoice.prompt_logprobs
+                choice["prompt_logprobs"] = [
+                    None if lp is None else {str(_fake_id(tok)): {"logprob": lp, "rank": 1, "decoded_token": tok}}
+                    for tok, lp in zip(choice["logprobs"]["tokens"], choice["logprobs"]["token_logprobs"])]
+        return 200, {}, _envelope("text_completion", data, self.model_name, choice, prompt, text)
+
+    def _lmdeploy_completion(self, data: dict, prompt: str) -> tuple:
+        """lmdeploy's api_server: `echo` is ignored and logprobs cover generated tokens only."""
+        max_tokens = data.get("max_tokens", 16)
+        if max_tokens is not None and max_tokens <= 0:
+            return 400, {}, _error(f"The max_tokens {max_tokens!r} must be a positive integer.",
+                                   "invalid_request_error")
+        text = self._next_text(data, " echo")
+        choice: dict[str, Any] = {"index": 0, "text": text, "finish_reason": "length", "logprobs": None}
+        if data.get("logprobs"):
+            lp = self._prompt_logprobs("x" + text)  # a first token has none: drop the stand-in
+            choice["logprobs"] = {k: v[1:] for k, v in lp.items()}
+            choice["logprobs"]["text_offset"] = [o - 1 for o in choice["logprobs"]["text_offset"]]
         return 200, {}, _envelope("text_completion", data, self.model_name, choice, prompt, text)
 
     def _prompt_logprobs(self, prompt: str) -> dict:
@@ -331,6 +361,13 @@ class FakeOpenAIServer:
             greedy = tok in "aeiou "
             tops.append(None if i == 0 else ({tok: lp} if greedy else {"e": -0.05, tok: lp}))
         return {"tokens": tokens, "token_logprobs": lps, "text_offset": offsets, "top_logprobs": tops}
+
+
+FLAVORS = ("openai", "vllm", "sglang", "lmdeploy")
+
+
+def _fake_id(token: str) -> int:
+    return sum(map(ord, token)) % 50_000
 
 
 def _envelope(obj: str, data: dict, model: str, choice: dict, prompt: str, text: str) -> dict:
