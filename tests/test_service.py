@@ -210,3 +210,56 @@ def test_sampler_prefers_pairs_with_overlapping_cis(store):
     picks = Counter(svc._pick("pair", set(), Counter(), Counter())[1] for _ in range(600))
     assert picks["beta|gamma"] / 600 == pytest.approx(1 / 1.5, abs=0.06)  # weights 1 : .25 : .25
     assert picks["alpha|beta"] > 0 and picks["alpha|gamma"] > 0  # still sampled, less often
+
+
+def test_limits_live_and_async_vote_on_both_stores(store):
+    """The counters (upserts), a live battle and the event-loop vote on SQLite and PostgreSQL."""
+    import asyncio
+
+    from arena.models.base import ChatResponse
+    from arena.service import Limits, TooMany
+    from arena.service_live import LiveConfig
+
+    class Echo:
+        def __init__(self, name):
+            self.name = name
+
+        def chat_stream(self, messages, params):
+            yield f"{self.name}: {messages[-1]['content']}"
+            yield ChatResponse(text=f"{self.name}: {messages[-1]['content']}")
+
+    lim = Limits(login_free_user=2, login_base_delay=30, anon_votes=1, anon_sessions=2)
+    svc = service(
+        store,
+        anonymous=True,
+        limits=lim,
+        live_models={"e1": Echo("e1"), "e2": Echo("e2")},
+        live_config=LiveConfig(refresh=0.0),
+    )
+    svc.set_user("ann", "rater", hash_password("pw"))
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            svc.login("ann", "bad", addr="10.0.0.1")
+    with pytest.raises(TooMany, match="this account"):
+        svc.login("ann", "pw", addr="10.0.0.2")
+    anon = [svc.anonymous_session(addr="10.0.0.9") for _ in range(2)]
+    with pytest.raises(TooMany):
+        svc.anonymous_session(addr="10.0.0.9")
+    name = anon[0].user.name
+    b1 = svc.next_battle(name)
+    rev = asyncio.run(svc.vote_async(name, b1.id, "A", session="s-anon"))
+    assert rev.models and store.count(Vote) == 1
+    b2 = svc.next_battle(name)
+    with pytest.raises(TooMany, match="this session"):
+        svc.vote(name, b2.id, "B", session="s-anon")
+    b3 = svc.next_battle("ann")
+    asyncio.run(svc.vote_async("ann", b3.id, "tie"))
+    with pytest.raises(Conflict):
+        asyncio.run(svc.vote_async("ann", b3.id, "A"))
+    bid = svc.live.start("ann", "hello?")
+    shown = list(svc.live.stream("ann", bid))[-1]
+    assert sorted(shown) == ["e1: hello?", "e2: hello?"]
+    svc.live.vote("ann", bid, "tie")
+    assert store.count(Battle) == 3
+    lb = leaderboard(store, live="live", n_bootstrap=5)
+    assert sorted(lb.table["model"]) == ["e1", "e2"]
