@@ -3,7 +3,8 @@
 Click options take one value per flag. Before a command parses its arguments, every
 run of bare words after a repeatable option is rewritten as repeated flags
 (`--models A B` -> `--models A --models B`), keeping back as many trailing words as
-the command still needs for its required positional arguments.
+the command still needs for its required positional arguments. Lists of names
+(`--models`, `--judge`, `--datasets`, `--stages`) also split on commas: `--models A,B`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,15 @@ import types
 from typing import Any
 
 from typer.core import TyperGroup
+
+# list options whose values are names, never containing a comma (`--set`, `--labels` keep theirs)
+COMMA_LISTS = {"--models", "--judge", "--datasets", "--stages"}
+
+
+def _values(opt: Any, value: str) -> list[str]:
+    if any(o in COMMA_LISTS for o in opt.opts) and "," in value:
+        return [v for v in (x.strip() for x in value.split(",")) if v] or [value]
+    return [value]
 
 
 def _is_option(token: str) -> bool:
@@ -71,13 +81,25 @@ def expand_list_options(cmd: Any, args: list[str]) -> list[str]:
             out.append(tok)
             i += 1
             continue
-        if "=" in tok or not _takes_value(opt) or i + 1 >= len(args):
+        if "=" in tok and tok.startswith("--"):  # --models=a,b
+            name, _, value = tok.partition("=")
+            o = table.get(name)
+            out += (
+                [x for v in _values(o, value) for x in (name, v)]
+                if o is not None and o.multiple
+                else [tok]
+            )
+            i += 1
+            continue
+        if not _takes_value(opt) or i + 1 >= len(args):
             out.append(tok)
             i += 1
             continue
-        out += [tok, args[i + 1]]
         j = i + 2
-        if opt is not None and opt.multiple:
+        if opt is None or not opt.multiple:
+            out += [tok, args[i + 1]]
+        else:
+            out += [x for v in _values(opt, args[i + 1]) for x in (tok, v)]
             run_end = j
             while run_end < len(args) and not _is_option(args[run_end]):
                 run_end += 1
@@ -85,7 +107,7 @@ def expand_list_options(cmd: Any, args: list[str]) -> list[str]:
             keep_back = max(0, required - seen - later)
             stop = max(j, run_end - keep_back)
             for value in args[j:stop]:
-                out += [tok, value]
+                out += [x for v in _values(opt, value) for x in (tok, v)]
             j = stop
         i = j
     return out

@@ -182,7 +182,7 @@ def export(
     from arena.core.store import Store
     from judges.formats import export_format
 
-    files = export_format(fmt, Store(store), out, question_set=question_set, models=models or None,
+    files = export_format(fmt, Store(store), out, question_set=question_set, models=names_of(models) or None,
                           judge=judge_id)
     for f in files:
         _print(str(f))

@@ -49,6 +49,13 @@ def _other() -> None:  # a second command, so `cmd` is a subcommand as in `arena
         (["-m", "x", "-m", "y", "--flag", "a", "b"], ["x", "y"], "a", "b"),
         (["a", "b", "--models=x", "--one", "v", "-m", "y", "w"], ["x", "y", "w"], "a", "b"),
         (["-m", "x", "--", "a", "-b"], ["x"], "a", "-b"),
+        (
+            ["a", "b", "--models", "x,y", "z"],
+            ["x", "y", "z"],
+            "a",
+            "b",
+        ),  # names split on commas too
+        (["--models=x,y", "a", "b"], ["x", "y"], "a", "b"),
     ],
 )
 def test_expansion(args: list[str], models: list[str], src: str, dst: str) -> None:
