@@ -49,9 +49,10 @@ def version() -> None:
 
 
 def _catalogue() -> dict[str, list[tuple[str, str]]]:
-    from arena.core.registry import data_dir, model_specs
+    from arena.core.registry import BACKENDS, BUILTIN_BACKENDS, data_dir, model_specs
 
-    cat: dict[str, list[tuple[str, str]]] = {"models": [], "datasets": [], "questions": [], "judges": []}
+    cat: dict[str, list[tuple[str, str]]] = {"models": [], "datasets": [], "questions": [], "judges": [],
+                                             "backends": [], "metrics": []}
     for name, spec in sorted(model_specs().items()):
         cat["models"].append((name, f"{spec.backend}: {spec.description or spec.path or spec.model}"))
     for f in sorted((data_dir() / "datasets").glob("*.yaml")):
@@ -61,6 +62,18 @@ def _catalogue() -> dict[str, list[tuple[str, str]]]:
     judges_dir = Path(__file__).resolve().parents[1] / "judges" / "configs"
     for d in sorted(p for p in judges_dir.glob("*") if (p / "judge.yaml").exists()):
         cat["judges"].append((d.name, str(d.relative_to(judges_dir.parents[1]))))
+    # plugins (entry points), listed without being imported
+    from judges.judge import JUDGES
+    from objective.datasets import DATASETS
+    from objective.metrics import METRICS, RUNNER_METRICS
+
+    cat["datasets"] += [(n, f"plugin: {v}") for n, v in sorted(DATASETS.plugins().items())]
+    cat["judges"] += [(n, f"plugin: {v}") for n, v in sorted(JUDGES.plugins().items())]
+    cat["backends"] = [(n, "built-in") for n in BUILTIN_BACKENDS]
+    cat["backends"] += [(n, f"plugin: {v}") for n, v in sorted(BACKENDS.plugins().items())]
+    plugin_metrics = METRICS.plugins()
+    cat["metrics"] = [(n, "built-in") for n in sorted({*RUNNER_METRICS, *METRICS.names()} - set(plugin_metrics))]
+    cat["metrics"] += [(n, f"plugin: {v}") for n, v in sorted(plugin_metrics.items())]
     return cat
 
 
@@ -76,7 +89,8 @@ def list_(
     filters: list[str] = typer.Argument(None, help="Patterns (wildcards allowed); a name matching any is shown."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """List models, datasets, question sets and judges (like OpenCompass's list_configs).
+    """List models, datasets, question sets, judges, backends and metrics (plugins included),
+    like OpenCompass's list_configs.
 
     Each pattern matches names in every table, fuzzily (`*pattern*`): `arena list internlm
     ceval` shows the internlm models and the ceval datasets.

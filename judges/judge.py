@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from arena.core.config import load_config
 from arena.core.errors import ConfigError, UnknownNameError
 from arena.core.records import Answer, Question, content_hash
+from arena.core.registry import Registry
 from arena.models.base import ChatParams, Message
 from judges.parsers import Parsed, get_parser
 
@@ -216,8 +217,23 @@ def _check_sections(cfg: JudgeConfig, sections: dict[str, str], lines: dict[str,
             raise ConfigError(f"section <<<{s}>>> has unknown placeholder {extra}", str(path), lines[s])
 
 
+#: judges that plugins add (entry points `arena.judges`): name -> a judge folder (judge.yaml +
+#: prompt.txt) or a function returning one
+JUDGES: Registry[Any] = Registry("judge", "judges")
+
+
 def judge_names() -> list[str]:
-    return sorted(p.name for p in CONFIGS_DIR.iterdir() if (p / "judge.yaml").exists())
+    builtin = {p.name for p in CONFIGS_DIR.iterdir() if (p / "judge.yaml").exists()}
+    return sorted(builtin | set(JUDGES.names()))
+
+
+def judge_folder(name: str) -> Path:
+    """The folder of a built-in or plugin judge."""
+    folder = CONFIGS_DIR / name
+    if (folder / "judge.yaml").exists() or name not in JUDGES:
+        return folder
+    obj = JUDGES.get(name)
+    return Path(obj() if callable(obj) else obj)
 
 
 def load_judge(name_or_dir: str | Path, overrides: list[str] | None = None) -> Judge:
@@ -228,7 +244,7 @@ def load_judge(name_or_dir: str | Path, overrides: list[str] | None = None) -> J
     """
     folder = Path(name_or_dir)
     if not (folder / "judge.yaml").exists():
-        folder = CONFIGS_DIR / str(name_or_dir)
+        folder = judge_folder(str(name_or_dir))
         if not (folder / "judge.yaml").exists():
             raise UnknownNameError("judge", str(name_or_dir), judge_names())
     cfg = load_config(folder / "judge.yaml", JudgeConfig, overrides)

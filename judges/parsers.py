@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from arena.core.errors import ArenaError, UnknownNameError
+from arena.core.errors import ArenaError
+from arena.core.registry import Registry
 
 
 class ParseError(ArenaError):
@@ -27,23 +28,17 @@ class Parsed:
 
 
 Parser = Callable[[str], Parsed]
-PARSERS: dict[str, Parser] = {}
+#: judge output parsers by name (a judge.yaml's `parser`); plugins: entry points `arena.parsers`
+PARSERS: Registry[Parser] = Registry("parser", "parsers")
 
 
 def parser(name: str) -> Callable[[Parser], Parser]:
     """Register a parser under `name` (plugins may add their own)."""
-
-    def deco(fn: Parser) -> Parser:
-        PARSERS[name] = fn
-        return fn
-
-    return deco
+    return PARSERS.register(name)
 
 
 def get_parser(name: str) -> Parser:
-    if name not in PARSERS:
-        raise UnknownNameError("parser", name, sorted(PARSERS))
-    return PARSERS[name]
+    return PARSERS.get(name)  # UnknownNameError lists the known ones
 
 
 _NUM = r"(-?\d+(?:\.\d+)?)"

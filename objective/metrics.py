@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from arena.core.registry import Registry
 from objective.postprocess import canonical_number
 
 
@@ -29,6 +30,20 @@ def normalize_answer(text: str) -> str:
 
 def exact_match(pred: str, gold: str) -> float:
     return float(normalize_answer(pred) == normalize_answer(gold))
+
+
+#: a metric scores one extracted prediction against its reference (0..1); a dataset's value
+#: is the mean over its samples, in percent. Cards name one in `metric`; plugins register
+#: theirs under the entry-point group `arena.metrics`.
+Metric = Callable[[str, str], float]
+METRICS: Registry[Metric] = Registry("metric", "metrics")
+METRICS.add("exact_match", exact_match)
+# scored by the runner itself: choice accuracy (ppl/gen), executed code, needle keywords
+RUNNER_METRICS = ("accuracy", "pass@1", "needle")
+
+
+def metric_names() -> list[str]:
+    return sorted({*RUNNER_METRICS, *METRICS.names()})
 
 
 def mean(values: Sequence[float]) -> float:

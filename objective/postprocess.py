@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 from arena.core.errors import ConfigError
+from arena.core.registry import Registry
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 _ANSWER_IS = re.compile(
@@ -73,7 +74,9 @@ def first_line(text: str) -> str:
     return text.strip().split("\n")[0].strip()
 
 
-POSTPROCESSORS: dict[str, Callable[[str], str]] = {
+#: postprocessors by name (a dataset card's `postprocess`); plugins: entry points `arena.postprocessors`
+POSTPROCESSORS: Registry[Callable[..., str]] = Registry("postprocess", "postprocessors")
+for _name, _fn in {
     "first_option": first_option,
     "last_number": last_number,
     "gsm8k": gsm8k_answer,
@@ -81,10 +84,11 @@ POSTPROCESSORS: dict[str, Callable[[str], str]] = {
     "code": code_block,
     "first_line": first_line,
     "none": lambda t: t,
-}
+}.items():
+    POSTPROCESSORS.add(_name, _fn)
 
 
-def get_postprocessor(name: str) -> Callable[[str], str]:
+def get_postprocessor(name: str) -> Callable[..., str]:
     if name not in POSTPROCESSORS:
         raise ConfigError(f"unknown postprocess '{name}' (known: {', '.join(POSTPROCESSORS)})",
                           field="postprocess")

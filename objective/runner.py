@@ -17,7 +17,7 @@ from arena.core.cache import Cache
 from arena.core.records import DatasetResult, Prediction, Sample, content_hash, write_jsonl
 from arena.core.store import Store
 from objective.datasets import Dataset
-from objective.metrics import choose, exact_match, mean
+from objective.metrics import METRICS, choose, exact_match, mean
 from objective.postprocess import get_postprocessor
 from objective.templates import LETTERS, MetaTemplate, PromptBuilder, messages_json
 
@@ -196,8 +196,8 @@ def _gen_correct(s: Sample, extracted: str, gold: Any, metric: str, cfg: EvalCon
         from objective.humaneval import build_program, run_program
 
         return float(run_program(build_program(s, extracted), cfg.timeout, cfg.memory_mb).passed)
-    if metric == "exact_match":
-        return exact_match(extracted, str(gold))
+    if metric in METRICS:  # exact_match and plugin metrics
+        return float(METRICS.get(metric)(extracted, str(gold)))
     return float(extracted.strip() == str(gold).strip()) if s.choices else exact_match(extracted, str(gold))
 
 

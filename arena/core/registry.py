@@ -2,24 +2,29 @@
 
 Built-in model specs live in `data/models/*.yaml`; users add their own in
 `$ARENA_HOME/models/*.yaml` (default `~/.config/arena/models`). A file holds one spec or a
-list of specs. Third-party packages register extra entries under the entry-point groups
-`arena.models`, `arena.datasets`, `arena.judges`.
+list of specs. `Registry` is the one plugin mechanism (decorator + entry points) for
+backends, datasets, judges, parsers, postprocessors and metrics; third-party packages add
+entries under the entry-point groups `arena.models`, `arena.datasets`, `arena.judges`,
+`arena.metrics` (and `arena.parsers`, `arena.postprocessors`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import types
+from collections.abc import Callable, Iterator
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from arena.core.config import LineMap, load_yaml, validate
 from arena.core.errors import ConfigError, UnknownNameError
 
+T = TypeVar("T")
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
@@ -77,7 +82,8 @@ class ModelSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str
-    backend: Literal["hf", "openai"] = "hf"
+    backend: str = "hf"  # hf, openai, or a plugin's (entry-point group arena.models)
+    options: dict[str, Any] = Field(default_factory=dict)  # settings of a plugin backend
     abbr: str | None = None
     description: str = ""
     # hf
@@ -121,8 +127,12 @@ class ModelSpec(BaseModel):
             )
             if local and not Path(self.path).expanduser().exists():
                 raise ValueError(f"model path does not exist: {self.path}")
-        elif not (self.model or self.name):
-            raise ValueError("an openai model needs 'model'")
+        elif self.backend == "openai":
+            if not (self.model or self.name):
+                raise ValueError("an openai model needs 'model'")
+        elif self.backend not in BACKENDS:
+            known = sorted({*BUILTIN_BACKENDS, *BACKENDS.names()})
+            raise ValueError(f"unknown backend '{self.backend}' (known: {', '.join(known)})")
         return self
 
     @property
@@ -173,3 +183,85 @@ def resolve_model(name: str, **overrides: Any) -> ModelSpec:
 def entry_points(group: str) -> dict[str, Any]:
     """Plugins registered under `arena.<group>` (loaded lazily by the caller)."""
     return {ep.name: ep for ep in metadata.entry_points(group=f"arena.{group}")}
+
+
+class Registry(Generic[T]):
+    """Names -> things of one kind: backends, datasets, judges, parsers, postprocessors, metrics.
+
+    Built-ins register with the decorator (``@METRICS.register("bleu")``) or `add`; installed
+    packages add theirs under the entry-point group ``arena.<group>`` (pyproject:
+    ``[project.entry-points."arena.metrics"] bleu = "my_pkg.metrics:bleu"``). An entry point
+    is loaded when its name is first looked up; one that points at a module is imported for
+    the decorators it runs. A name registered twice is an error, not a silent override.
+    """
+
+    def __init__(self, kind: str, group: str | None = None) -> None:
+        self.kind, self.group = kind, group
+        self._items: dict[str, T] = {}
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {len(self._items)} registered, group={self.group!r})"
+
+    def add(self, name: str, obj: T, replace: bool = False) -> T:
+        if name in self._items and self._items[name] is not obj and not replace:
+            raise ConfigError(f"{self.kind} '{name}' is registered twice")
+        self._items[name] = obj
+        return obj
+
+    def register(self, name: str | None = None, replace: bool = False) -> Callable[[T], T]:
+        """Decorator: register the decorated object under `name` (default: its __name__)."""
+
+        def deco(obj: T) -> T:
+            return self.add(name or getattr(obj, "__name__", ""), obj, replace)
+
+        return deco
+
+    def _entry_points(self) -> dict[str, Any]:
+        return entry_points(self.group) if self.group else {}
+
+    def _load(self, name: str) -> None:
+        ep = self._entry_points().get(name)
+        if ep is None:
+            return
+        try:
+            obj = ep.load()
+        except Exception as exc:  # a broken plugin names itself, not a traceback
+            raise ConfigError(f"{self.kind} plugin '{name}' ({ep.value}) failed to load: "
+                              f"{type(exc).__name__}: {exc}") from None
+        if name not in self._items and not isinstance(obj, types.ModuleType):
+            self._items[name] = obj
+        if name not in self._items:
+            raise ConfigError(f"{self.kind} plugin module {ep.value} registered no '{name}'")
+
+    def get(self, name: str) -> T:
+        """The thing registered as `name` (loading its plugin); UnknownNameError lists the rest."""
+        if name not in self._items:
+            self._load(name)
+        if name not in self._items:
+            raise UnknownNameError(self.kind, name, self.names())
+        return self._items[name]
+
+    __getitem__ = get
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items or (isinstance(name, str) and name in self._entry_points())
+
+    def names(self) -> list[str]:
+        """Registered and installed names (plugins are listed without being loaded)."""
+        return sorted({*self._items, *self._entry_points()})
+
+    def plugins(self) -> dict[str, str]:
+        """Installed plugin names -> where they come from (`module:attr`)."""
+        return {n: ep.value for n, ep in self._entry_points().items()}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+
+#: model backends: name -> factory(spec, cache) -> a ChatModel or ScoringLM. The built-ins
+#: (hf, openai) register in arena.models.factory; plugins under `arena.models`.
+BACKENDS: Registry[Callable[..., Any]] = Registry("backend", "models")
+BUILTIN_BACKENDS = ("hf", "openai")

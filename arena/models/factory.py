@@ -7,7 +7,7 @@ from typing import Any
 
 from arena.core.cache import Cache
 from arena.core.errors import ArenaError, BackendError
-from arena.core.registry import ModelSpec
+from arena.core.registry import BACKENDS, ModelSpec
 
 
 def resolve_path(path: str) -> str:
@@ -52,6 +52,11 @@ def spec_identity(spec: ModelSpec) -> str:
         tok = resolve_path(spec.tokenizer_path) if spec.tokenizer_path else None
         return hf_identity(path, tok, spec.dtype, system_prompt=spec.system_prompt,
                            max_seq_len=spec.max_seq_len, extra=extra)
+    if spec.backend != "openai":  # a plugin backend: everything its spec says
+        from arena.core.records import content_hash
+
+        data = spec.model_dump(mode="json", exclude={"api_key", "name", "abbr", "description"})
+        return f"{spec.backend}:{content_hash(data)}"
     return api_identity(spec.base_url, spec.model or spec.name, spec.system_prompt)
 
 
@@ -74,22 +79,36 @@ def build_model(spec: ModelSpec, cache: Cache | None = None, rate_limit_dir: str
 
 
 def _build(spec: ModelSpec, cache: Cache | None, rate_limit_dir: str | Path | None) -> Any:
-    if spec.backend == "hf":
-        from arena.models.hf import HFModel
+    factory = BACKENDS.get(spec.backend)  # a plugin's is loaded here, by entry point
+    if spec.backend == "openai":
+        return factory(spec, cache, rate_limit_dir=rate_limit_dir)
+    return factory(spec, cache)
 
-        assert spec.path is not None
-        return HFModel(
-            resolve_path(spec.path),
-            name=spec.label,
-            tokenizer_path=resolve_path(spec.tokenizer_path) if spec.tokenizer_path else None,
-            tokenizer_kwargs=spec.tokenizer_kwargs,
-            model_kwargs=spec.model_kwargs,
-            dtype=spec.dtype,
-            max_seq_len=spec.max_seq_len,
-            batch_size=spec.batch_size,
-            system_prompt=spec.system_prompt,
-            cache=cache,
-        )
+
+@BACKENDS.register("hf")
+def hf_backend(spec: ModelSpec, cache: Cache | None = None) -> Any:
+    """Local weights (transformers): an `HFModel`."""
+    from arena.models.hf import HFModel
+
+    assert spec.path is not None
+    return HFModel(
+        resolve_path(spec.path),
+        name=spec.label,
+        tokenizer_path=resolve_path(spec.tokenizer_path) if spec.tokenizer_path else None,
+        tokenizer_kwargs=spec.tokenizer_kwargs,
+        model_kwargs=spec.model_kwargs,
+        dtype=spec.dtype,
+        max_seq_len=spec.max_seq_len,
+        batch_size=spec.batch_size,
+        system_prompt=spec.system_prompt,
+        cache=cache,
+    )
+
+
+@BACKENDS.register("openai")
+def openai_backend(spec: ModelSpec, cache: Cache | None = None,
+                   rate_limit_dir: str | Path | None = None) -> Any:
+    """Any OpenAI-compatible API: an `OpenAICompatModel`."""
     from arena.models.openai_compat import OpenAICompatModel
 
     return OpenAICompatModel(
