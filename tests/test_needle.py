@@ -95,14 +95,20 @@ def test_tiny_model_lengths_exact_and_needles_at_their_depth(long_tiny, name):
             long_tiny.apply_chat_template([{"role": "user", "content": s.question}])
         )
         assert abs(len(rendered) - length) <= 0.01 * length, (s.id, len(rendered))
-        pos = _needle_token_positions(tok, s, PROMPTS[lang])
-        n_hay = s.extra["haystack_tokens"]
-        for p, d, k in zip(pos, s.extra["depths"], range(len(pos))):
-            # inserted needles before this one shift it by their own tokens
-            before = sum(len(tok.spans("\n" + t + "\n")) for t in s.extra["needles"][:k])
-            assert abs((p - before) - n_hay * d / 100) <= 0.01 * length, (s.id, k, p, n_hay)
+        _check_depths(tok, s, lang)
         for needle in s.extra["needles"]:
             assert needle in s.question
+
+
+def _check_depths(tok: TokenCounter, s, lang: str) -> None:
+    """Each needle starts at int(haystack tokens x depth) within 1% of the length."""
+    length = parse_id(s.id)[0]
+    pos = _needle_token_positions(tok, s, PROMPTS[lang])
+    n_hay = s.extra["haystack_tokens"]
+    for k, (p, d) in enumerate(zip(pos, s.extra["depths"])):
+        # needles inserted before this one shift it by their own tokens
+        before = sum(len(tok.spans("\n" + t + "\n")) for t in s.extra["needles"][:k])
+        assert abs((p - before) - n_hay * d / 100) <= 0.01 * length, (s.id, k, p, n_hay)
 
 
 def test_lengths_over_max_seq_len_are_dropped(long_tiny, capsys):
@@ -170,6 +176,13 @@ def test_server_scores_per_cell_come_from_the_answers(tmp_path, name):
         finally:
             store.close()
     assert len(preds) == 8
+    bound = {s.id: s for s in ds.for_model(model).samples}
+    tok = TokenCounter(model)
+    assert tok.kind == "word"
+    for p in preds:  # the server got the prompt of the sample, needles at their depths
+        s = bound[p.sample_id]
+        assert json.loads(p.prompt)[-1]["content"] == s.question
+        _check_depths(tok, s, "en")
     table = needle_grid(preds)
     got = {(r["depth %"], c): r[c] for r in table.to_dict("records") for c in ("1k", "2k")}
     wrong = 100 / 3 if name == "needle_multi_en" else 0.0
@@ -277,7 +290,9 @@ def test_report_has_a_heatmap_per_model_and_variant(tmp_path):
             for name in ("api-a", "api-b"):
                 model = OpenAICompatModel(name, base_url=srv.base_url, max_retries=0)
                 for ds in ("needle_en", "needle_multi_en"):
-                    evaluate_dataset(model, grid(ds, "1k,2k", "0,50,100"), work_dir=tmp_path, store=store)
+                    evaluate_dataset(
+                        model, grid(ds, "1k,2k", "0,50,100"), work_dir=tmp_path, store=store
+                    )
         paths = build_report(store, None, tmp_path)
     finally:
         store.close()
