@@ -60,9 +60,27 @@ def prepare(workdir: Path, store_url: str, n_raters: int) -> tuple[Path, Path]:
     return workdir / f"{TAG}.jsonl", users
 
 
-def start(qfile: Path, users: Path, store_url: str, port: int, log: Path) -> subprocess.Popen:
+def start(
+    qfile: Path, users: Path, store_url: str, port: int, log: Path, spy: str | None = None
+) -> subprocess.Popen:
     arena = str(Path(sys.executable).parent / "arena")
+    # under py-spy: sampled from its start (attaching later has killed the server here)
+    prefix = (
+        [
+            spy,
+            "record",
+            "-o",
+            str(log.with_suffix(".prof.txt")),
+            "--format",
+            "raw",
+            "--threads",
+            "--",
+        ]
+        if spy
+        else []
+    )
     cmd = [
+        *prefix,
         arena,
         "ui",
         "--questions",
@@ -161,7 +179,7 @@ def main() -> None:
     ap.add_argument("--store", default=None, help="store URL (default: a fresh SQLite file)")
     ap.add_argument("--servers", type=int, default=1, help="arena ui processes on one store")
     ap.add_argument("--think", type=float, default=0.0, help="mean reading pause before a vote (s)")
-    ap.add_argument("--profile", default=None, help="py-spy binary: record the server to OUT.svg")
+    ap.add_argument("--profile", default=None, help="path of py-spy: run the server under it")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="arena-ui-load-"))
     store_url = args.store or str(work / "arena.sqlite")
@@ -170,42 +188,22 @@ def main() -> None:
     try:
         for _ in range(args.servers):
             port = free_port()
-            procs.append(start(qfile, users, store_url, port, work / "server.log"))
+            procs.append(start(qfile, users, store_url, port, work / "server.log", args.profile))
             urls.append(f"http://127.0.0.1:{port}")
         for url, proc in zip(urls, procs):
             wait_up(url, proc)
         cpu0 = sum(cpu_seconds(p.pid) for p in procs)  # start-up (imports) not counted
         load0 = os.getloadavg()[0]
-        spy = None
-        if args.profile:
-            spy = subprocess.Popen(
-                [
-                    args.profile,
-                    "record",
-                    "-p",
-                    str(procs[0].pid),
-                    "-o",
-                    str(work / "server.txt"),
-                    "--format",
-                    "raw",
-                    "--threads",
-                    "--nonblocking",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
         lat, acked, wall, next_lat = asyncio.run(
             run_raters(urls, args.raters, args.votes, args.think)
         )
         cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            spy.wait(60)
-            print(f"profile: {work / 'server.txt'}")
     finally:
         for p in procs:
-            os.killpg(p.pid, signal.SIGTERM)
-            p.wait(20)
+            os.killpg(p.pid, signal.SIGINT if args.profile else signal.SIGTERM)
+            p.wait(60)
+        if args.profile:
+            print(f"profile (py-spy raw): {work / 'server.prof.txt'}")
     store = Store(store_url)
     votes = [v.battle_id for v in store.all(Vote) if v.question_set == TAG]
     refs = [

@@ -148,6 +148,15 @@ def make_router(service: ArenaService) -> APIRouter:
             raise Forbidden("admins only")
         return u
 
+    async def user_async(request: Request) -> User:
+        """`user` without a worker thread when the session is in the service's memory."""
+        known, u = service.cached_session_user(request_token(request))
+        if not known:
+            u = await anyio.to_thread.run_sync(service_user, service, request)
+        if u is None:
+            raise Unauthorized("sign in first")
+        return u
+
     @r.post("/api/login")
     def login(body: LoginBody, request: Request) -> JSONResponse:
         session = service.login(body.username, body.password, addr=client_addr(request))
@@ -176,17 +185,9 @@ def make_router(service: ArenaService) -> APIRouter:
         return {"user": u.name, "role": u.role}
 
     @r.post("/api/battle/next")
-    def battle_next(u: User = Depends(user)) -> dict:
-        return _issued(service.next_battle(u.name))
-
-    async def user_async(request: Request) -> User:
-        """`user` without a worker thread when the session is in the service's memory."""
-        known, u = service.cached_session_user(request_token(request))
-        if not known:
-            u = await anyio.to_thread.run_sync(service_user, service, request)
-        if u is None:
-            raise Unauthorized("sign in first")
-        return u
+    async def battle_next(u: User = Depends(user_async)) -> dict:
+        # one hop to a worker thread for the store (a sync dependency would add another)
+        return _issued(await anyio.to_thread.run_sync(service.next_battle, u.name))
 
     @r.post("/api/battle/{battle_id}/vote")
     async def vote(

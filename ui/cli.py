@@ -272,4 +272,6 @@ def serve(
     typer.echo(
         f"Arena rating UI on http://{host}:{port}/ ({len(svc.models)} models, {len(qs)} questions, store {st!r})"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # idle keep-alive connections stay open 75 s (uvicorn: 5 s), like nginx: a rater reading
+    # an answer, or a client that signed in a while ago, should not race a closing socket
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=75)
