@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--needle-depths", help="needle datasets: depths in %%, e.g. 0:100:10 or 0,50,100")
     p.add_argument("--contamination-labels", metavar="FILE",
                    help="labels.jsonl of `arena contamination`: also report each dataset on clean/dirty samples")
+    p.add_argument("--circular", action="store_true",
+                   help="CircularEval on multiple-choice datasets: every cyclic rotation of the options; "
+                        "reports original, mean-rotation and circular (all rotations right) accuracy")
+    p.add_argument("--variants", type=int, default=0, metavar="N",
+                   help="N prompt variants (card templates, few-shot seeds, option orders): mean, std, "
+                        "min, max of each metric and answer stability")
     p.add_argument("--temperature", type=float, help="gen sampling temperature (default: the model's, else 0)")
     p.add_argument("--seed", type=int, help="few-shot order and sampling seed")
     p.add_argument("--work-dir", default="outputs/default", help="runs go to WORK_DIR/<timestamp>/")
@@ -123,6 +129,9 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
 
         return {"plan": plan_eval(specs, datasets, config)}
     run = EvalRun(args.work_dir, args.reuse, debug=args.debug)
+    from objective.robustness import RobustOptions
+
+    run.robust = RobustOptions(circular=getattr(args, "circular", False), variants=getattr(args, "variants", 0))
     try:
         run.write_config(vars(args), specs, config)
         if args.num_gpus > 1 and not args.debug:  # workers fill the store; the table is made below
@@ -136,10 +145,16 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         from objective.contamination import split_by_labels
 
         results += split_by_labels(results, store, args.contamination_labels)
-    table = summarize(results)
+    from objective.robustness import is_robustness_metric
+    from objective.robustness_summary import robustness_rows, write_robustness
+
+    table = summarize([r for r in results if not is_robustness_metric(r.metric)])
     paths = write_summary(table, work / "summary")
+    robust = robustness_rows(results)
+    paths |= write_robustness(robust, work / "summary")
     run.close()
-    return {"results": results, "table": table, "paths": paths, "run_dir": work, **run.calls(),
+    return {"results": results, "table": table, "robustness": robust, "paths": paths, "run_dir": work,
+            **run.calls(),
             "tokens": run.tokens, "truncated": run.truncated}
 
 
@@ -178,6 +193,10 @@ def _main(argv: list[str]) -> None:
     from objective.summarizer import to_text
 
     print(to_text(out["table"]), end="")
+    if out.get("robustness"):
+        from objective import robustness_summary
+
+        print("\n" + robustness_summary.to_text(out["robustness"]), end="")
     print(f"model calls: {out['calls']} ({out['cached']} served by the cache); run: {out['run_dir']}")
     print("summary: " + ", ".join(str(p) for p in out["paths"].values()))
 

@@ -176,7 +176,15 @@ class EvalRun:
                     n = len(ds.limited(cfg.limit))
                     task = bar.add_task(f"{spec.label} / {ds.name}", total=n)
                     stats = InferStats()
-                    rows = evaluate_dataset(
+                    robust = getattr(self, "robust", None)  # --circular / --variants (objective.robustness)
+                    run_one = evaluate_dataset
+                    if robust is not None and robust.active(ds):
+                        from functools import partial
+
+                        from objective.robustness import evaluate_robust
+
+                        run_one = partial(evaluate_robust, options=robust)
+                    rows = run_one(
                         model,
                         ds,
                         work_dir=self.dir,
