@@ -18,6 +18,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from arena.cli_lists import ListOptionsGroup  # noqa: E402  (after the env defaults above)
+from arena.console import unwrapped_console  # noqa: E402
 
 app = typer.Typer(
     cls=ListOptionsGroup,  # list options take `--models A B` as well as `-m A -m B`
@@ -75,13 +76,6 @@ def _catalogue() -> dict[str, list[tuple[str, str]]]:
     cat["metrics"] = [(n, "built-in") for n in sorted({*RUNNER_METRICS, *METRICS.names()} - set(plugin_metrics))]
     cat["metrics"] += [(n, f"plugin: {v}") for n, v in sorted(plugin_metrics.items())]
     return cat
-
-
-def unwrapped_console(stderr: bool = False) -> Console:
-    """A console that wraps at the terminal's width, and never when printing to a pipe or file
-    (rich would cut every table to 80 columns there)."""
-    probe = Console(stderr=stderr)
-    return probe if probe.is_terminal else Console(stderr=stderr, width=100_000)
 
 
 @app.command("list")

@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         """Run an experiment: infer -> evaluate -> judge -> report (resumable)."""
         import logging
 
-        from arena.cli import unwrapped_console
+        from arena.console import unwrapped_console
         from arena.experiment import load_experiment
 
         console = unwrapped_console(stderr=as_json)  # tables in a pipe or file keep their width
