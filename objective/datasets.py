@@ -79,6 +79,9 @@ class DatasetCard(BaseModel):
     template: TemplateSpec = Field(default_factory=TemplateSpec)
     few_shot: FewShot = Field(default_factory=FewShot)
     groups: dict[str, list[str]] = Field(default_factory=dict)
+    # robustness (objective.robustness): CircularEval by default, alternative templates for --variants
+    circular: bool = False
+    variants: list[TemplateSpec] = Field(default_factory=list)
 
     @field_validator("columns")
     @classmethod
@@ -200,6 +203,8 @@ def load_card(path: Path) -> Dataset:
     if mc and card.continuation == "letter":
         n = max(len(s.choices or ()) for s in samples)
         check_options_shown(card.template, n, str(path), lines.get(("template",), (None, None))[1])
+        for i, tpl in enumerate(card.variants):
+            check_options_shown(tpl, n, str(path), lines.get(("variants", i), (None, None))[1])
     blob = b"".join(p.read_bytes() for _, p in files + dev_files)
     return Dataset(card, _version(card, blob), samples, dev, str(path))
 
@@ -244,7 +249,8 @@ def _read_all(card: DatasetCard, files: list[tuple[str | None, Path]], mc: bool)
 def _version(card: DatasetCard, blob: bytes) -> str:
     """Six hex digits of the content (data, dev split and the card's prompt settings)."""
     h = hashlib.sha256(blob)
-    h.update(card.model_dump_json(exclude={"description", "license", "download"}).encode())
+    # circular/variants change how a run is made, not the data or the prompt of variant 0
+    h.update(card.model_dump_json(exclude={"description", "license", "download", "circular", "variants"}).encode())
     return h.hexdigest()[:6]
 
 

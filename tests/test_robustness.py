@@ -275,3 +275,33 @@ def test_tiny_variants_few_shot_seeds(tmp_path, tiny, store):
         got[(None, "accuracy@min")] <= got[(None, "accuracy@mean")] <= got[(None, "accuracy@max")]
     )
     assert 0.0 <= got[(None, "stability")] <= 100.0
+
+
+def test_card_circular_and_variant_templates(tmp_path, store):
+    extra = (
+        "circular: true\nvariants:\n"
+        '  - {question: "Q: {question}\\nOptions:\\n{choices}\\nA:", answer: " {answer}"}\n'
+    )
+    ds = load_dataset(str(_card(tmp_path, FIXTURE, extra=extra)))
+    opts = RobustOptions()  # no flags: the card asks for both
+    assert opts.circular_for(ds) and opts.variants_for(ds) == 2
+    model = Scripted()
+    rows = evaluate_robust(
+        model, ds, opts, work_dir=tmp_path, store=store, config=EvalConfig(prompt_style="base")
+    )
+    got = _rows(rows)
+    assert model.calls == 24  # 2 templates x 3 questions x 4 rotations
+    assert got[(None, "perf_circular@mean")] == pytest.approx(
+        100 / 3
+    )  # the answers ignore the wording
+    assert got[(None, "accuracy@std")] == 0.0 and got[(None, "stability")] == 100.0
+    preds = read_jsonl(tmp_path / "predictions" / "scripted" / "fx@v1.jsonl", Prediction)
+    assert len(preds) == 12 and all(p.prompt.startswith("Q: ") for p in preds)
+
+
+def test_variant_template_hiding_options_is_a_card_error(tmp_path):
+    from arena.core.errors import ConfigError
+
+    extra = 'variants:\n  - {question: "{question}\\nAnswer:"}\n'
+    with pytest.raises(ConfigError, match="never shows option"):
+        load_dataset(str(_card(tmp_path, FIXTURE, mode="ppl", extra=extra)))
