@@ -146,7 +146,12 @@ def expand(pattern: str, base: Path) -> list[tuple[str | None, Path]]:
     path = Path(full)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
-        return [(p.stem, p) for p in files] if len(files) > 1 else [(None, p) for p in files]
+        if len(files) <= 1:
+            return [(None, p) for p in files]
+        # C-Eval's val/<subject>_val.csv: the split suffix is not part of the subset name
+        tail = f"_{path.name}"
+        cut = len(tail) if all(p.stem.endswith(tail) and p.stem != tail for p in files) else 0
+        return [(p.stem[: len(p.stem) - cut], p) for p in files]
     if any(ch in full for ch in "*?["):
         return [(p.stem, p) for p in sorted(Path(x) for x in _glob(full)) if p.is_file()]
     return [(None, path)] if path.is_file() else []

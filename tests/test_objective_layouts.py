@@ -708,3 +708,17 @@ def test_parquet_export_of_a_choices_list(tmp_path):
     json_list = tmp_path / "list.json"
     json_list.write_text(json.dumps([{"question": "q", "choices": ["a", "b"], "answer": "B"}]))
     assert load_dataset(str(json_list)).samples[0].answer == 1
+
+
+def test_a_published_folder_without_a_card_loads_with_options_shown():
+    ds = load_dataset(str(FIXTURES / "ceval" / "formal_ceval" / "val"))
+    assert ds.card.mode == "ppl" and len(ds.samples) == 12
+    assert sorted({s.subset for s in ds.samples})[:2] == ["college_economics", "computer_network"]
+    s = ds.samples[0]
+    p = PromptBuilder(ds.card.template, []).prompt(s)
+    assert (
+        p
+        == f"Question: {s.question}\nA. 物价总水平持续上涨\nB. 货币供应减少\nC. 失业率下降\nD. 汇率上升\nAnswer:"
+    )
+    with pytest.raises(DataError, match="publishes no answers"):
+        load_dataset(str(FIXTURES / "ceval" / "formal_ceval" / "test"))
