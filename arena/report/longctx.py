@@ -98,7 +98,7 @@ def contamination_tables(run_dir: Path | None) -> list[ReportTable]:
 
 def needle_html(tables: list[ReportTable], fig) -> str:  # noqa: ANN001 (charts.FigureWriter)
     """Heatmaps (plotly) next to their tables."""
-    from arena.report.html import html_table
+    from arena.report.html_table import html_table
 
     parts = []
     for i, t in enumerate(tables):
@@ -142,7 +142,7 @@ def needle_heatmap(table: ReportTable):  # noqa: ANN201 (plotly Figure)
 
 
 def contamination_html(tables: list[ReportTable]) -> str:
-    from arena.report.html import html_table
+    from arena.report.html_table import html_table
 
     return "".join(html_table(t) for t in tables)
 
