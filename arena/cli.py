@@ -123,6 +123,12 @@ def demo(
     run_demo(console, work_dir, fresh=fresh, overrides=overrides or [])
 
 
+def _gpu_shards(*args: object) -> None:
+    from arena.runners.eval_shards import run_on_gpus
+
+    run_on_gpus(*args)  # type: ignore[arg-type]
+
+
 def _register_all() -> None:
     for name in COMMAND_MODULES:
         try:
@@ -131,6 +137,8 @@ def _register_all() -> None:
             if exc.name == name:  # that part of Arena is not installed / not written yet
                 continue
             raise
+        if name == "objective.cli":  # the layer above lends `arena eval` its GPU workers
+            mod.GPU_SHARDS = _gpu_shards
         if hasattr(mod, "register"):
             mod.register(app)
         else:  # a sub-app: `arena <noun> <verb>`

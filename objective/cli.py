@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,15 +159,17 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
             "tokens": run.tokens, "truncated": run.truncated}
 
 
-def _run_on_gpus(n: int, specs: list[Any], datasets: list[Any], config: Any, run: Any) -> None:
-    from arena.runners.eval_shards import plan_devices, run_shards
+#: how `--num-gpus N` runs its shards: `arena.runners.eval_shards.run_on_gpus`, wired in by
+#: the `arena` command (arena.cli), since objective/ does not import the runners above it
+GPU_SHARDS: Callable[..., None] | None = None
 
-    gpus, warning = plan_devices(n)
-    if warning:
-        print(warning, file=sys.stderr)
-    if len(gpus) >= 2:
-        run.lazy = True  # the parent only reads stored predictions: no model load
-        run_shards(specs, datasets, config, run.dir, gpus)
+
+def _run_on_gpus(n: int, specs: list[Any], datasets: list[Any], config: Any, run: Any) -> None:
+    if GPU_SHARDS is None:
+        from arena.core.errors import ArenaError
+
+        raise ArenaError("--num-gpus needs the `arena` command (it runs the GPU workers)")
+    GPU_SHARDS(n, specs, datasets, config, run)
 
 
 def _main(argv: list[str]) -> None:

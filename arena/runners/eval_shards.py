@@ -111,3 +111,16 @@ def run_shards(specs: list[Any], datasets: list[Any], config: Any, run_dir: Path
     (run_dir / "logs" / "runner-eval.json").write_text(json.dumps(out, indent=1), encoding="utf-8")
     log.info("eval shards: %s", report.line())
     return out
+
+
+def run_on_gpus(n: int, specs: list[Any], datasets: list[Any], config: Any, run: Any) -> None:
+    """`arena eval --num-gpus N`: one worker per GPU fills the run's store (the parent then
+    only reads stored predictions); with fewer than two GPUs, a one-line warning and CPU."""
+    import sys
+
+    gpus, warning = plan_devices(n)
+    if warning:
+        print(warning, file=sys.stderr)
+    if len(gpus) >= 2:
+        run.lazy = True  # the parent only reads stored predictions: no model load
+        run_shards(specs, datasets, config, run.dir, gpus)
