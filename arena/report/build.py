@@ -138,15 +138,20 @@ def compute_report(
     seed: int = 0,
 ) -> ReportData:
     """Compute every table of the report from the store (no files written)."""
+    from dataclasses import replace
+
     from arena.report.redact import config_yaml
+    from arena.report.robustness import robustness_tables, split_results
 
     frames = T.load_frames(store, run)
-    tables = _objective_tables(frames, groups)
+    # CircularEval / prompt-variant rows have a table of their own (arena.report.robustness)
+    tables = _objective_tables(replace(frames, results=split_results(frames.results)[0]), groups)
     subj, boards, mats, rates, seps = _subjective_tables(frames, baseline, n_bootstrap, seed)
     tables += subj + _score_tables(frames, n_bootstrap, seed) + _judge_tables(frames, store, run)
     from arena.report.longctx import needle_tables
 
     tables += needle_tables(store, frames.results)  # needle heatmaps (objective.needle)
+    tables += robustness_tables(frames.results)  # --circular / --variants
     stages = T.stage_table(stage_stats)
     if len(stages):
         tables.append(_table("table-stages", "stages", "Tokens, cost and time per stage", stages,
