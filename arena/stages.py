@@ -227,7 +227,7 @@ def objective_stage(ctx: RunContext, pf: Preflight) -> None:
                     results = evaluate_dataset(
                         model, ds, work_dir=ctx.run_dir, store=ctx.store, config=cfg, cache=ctx.cache,
                         progress=lambda done, total, t=task: bar.update(t, completed=done, total=total),
-                        stats=fed)
+                        stats=fed, run=ctx.run_id)
                     stat.tokens += fed.tokens
                     if fed.truncated:
                         log.warning("%s / %s: %d of %d prompts cut to max_seq_len=%s", spec.label, ds.name,
@@ -236,8 +236,7 @@ def objective_stage(ctx: RunContext, pf: Preflight) -> None:
                                           f"of {fed.prompts} prompts were longer than max_seq_len and lost their "
                                           "left part (predictions show what the model saw)", highlight=False)
                 bar.update(task, completed=n)  # also when workers did the work
-                # overwrite: a result of the same key from other settings (e.g. limit) is stale
-                ctx.store.upsert_many(results, ctx.run_id)
+                ctx.store.claim(results, ctx.run_id)  # evaluate_dataset stored them; a reuse claims them
                 out = ctx.run_dir / "results" / spec.label / f"{ds.name}.json"
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps([r.model_dump(mode="json") for r in results], indent=1,

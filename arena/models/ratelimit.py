@@ -123,7 +123,8 @@ class RateLimiter:
         """Sleep until the qps bucket lets the next request go (no-op without a bucket)."""
         if self.bucket is None:
             return
-        shared = isinstance(self.bucket, SharedTokenBucket)
+        # SQLite may wait on another process's lock, a remote bucket on the network
+        shared = isinstance(self.bucket, SharedTokenBucket) or getattr(self.bucket, "blocking", False)
         while True:
             # SQLite may wait on another process's lock: keep that off the event loop.
             wait = await asyncio.to_thread(self.bucket.try_acquire) if shared else self.bucket.try_acquire()
@@ -149,6 +150,20 @@ def make_limiter(
 ) -> RateLimiter:
     """A RateLimiter; with `shared_dir` the qps limit is global across processes on `name`."""
     bucket: Bucket | None = None
-    if qps:
+    if qps and _BUCKET_FACTORY is not None:  # e.g. a Ray actor shared by a whole cluster
+        bucket = _BUCKET_FACTORY(name, qps)
+    elif qps:
         bucket = SharedTokenBucket(shared_dir, name, qps) if shared_dir else TokenBucket(qps)
     return RateLimiter(concurrency, bucket)
+
+
+_BUCKET_FACTORY = None
+
+
+def set_bucket_factory(factory: object) -> None:
+    """Make every qps bucket of this process with `factory(name, qps) -> Bucket` (None: the default).
+
+    The Ray runner's actors use it so that all of them book one limit held by a limiter actor.
+    """
+    global _BUCKET_FACTORY
+    _BUCKET_FACTORY = factory
