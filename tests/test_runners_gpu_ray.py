@@ -10,7 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from arena.core.records import Prediction
@@ -69,14 +68,26 @@ def test_a_lone_actor_gets_the_whole_limit(tmp_path):
 
 
 def _ray_worker_pids() -> list[int]:
-    out = []  # only this test's own processes: Ray's raylet and workers are its descendants
-    for p in psutil.Process().children(recursive=True):
-        try:
-            if "RayWorker" in " ".join(p.cmdline()) or p.name().startswith("ray::RayWorker"):
-                out.append(p.pid)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return sorted(set(out))
+    """Ray actor processes among this test's own descendants (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [os.getpid()]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            todo.append(pid)
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "RayWorker" in cmd:
+                out.append(pid)
+    return sorted(out)
 
 
 def test_retried_task_resumes_its_shard_from_the_store(tmp_path):
