@@ -407,7 +407,12 @@ class PackedScorer:
              shared: int, cache: Any) -> torch.Tensor:
         """(options, 2) on the device: NLL and count of non-greedy tokens per option."""
         lay = self._layout(batch, ctxs, opts, shared)
-        ids, pos, qid, seg = (t.to(self.device, non_blocking=True) for t in self._tensors(lay))
+        n_scored = len(lay.targets)
+        host = [*self._tensors(lay), torch.tensor([lay.rows, lay.cols, lay.targets, lay.owner],
+                                                  dtype=torch.long).reshape(4, n_scored)]
+        if self.device.type == "cuda":  # pinned + non_blocking: the copy does not wait for the GPU
+            host = [t.pin_memory() for t in host]
+        ids, pos, qid, seg, index = (t.to(self.device, non_blocking=True) for t in host)
         real = sum(map(len, lay.ids))
         self.stats.forwards += 1
         self.stats.tokens += real
@@ -422,13 +427,9 @@ class PackedScorer:
         hidden = self.base(input_ids=ids, position_ids=pos, attention_mask=self._mask(pos, qid, seg, shared),
                            **kwargs).last_hidden_state
         out = torch.zeros((lay.options, 2), dtype=torch.float64, device=self.device)
-        if not lay.targets:
+        if not n_scored:
             return out
-        dev = self.device
-        rows = torch.tensor(lay.rows, device=dev)
-        cols = torch.tensor(lay.cols, device=dev)
-        tgt = torch.tensor(lay.targets, device=dev)
-        owner = torch.tensor(lay.owner, device=dev)
+        rows, cols, tgt, owner = index
         logits = self.head(hidden[rows, cols]).float()
         if self._softcap:
             logits = torch.tanh(logits / self._softcap) * self._softcap
