@@ -185,9 +185,11 @@ def make_router(service: ArenaService) -> APIRouter:
         return {"user": u.name, "role": u.role}
 
     @r.post("/api/battle/next")
-    async def battle_next(u: User = Depends(user_async)) -> dict:
-        # one hop to a worker thread for the store (a sync dependency would add another)
-        return _issued(await anyio.to_thread.run_sync(service.next_battle, u.name))
+    async def battle_next(request: Request, u: User = Depends(user_async)) -> dict:
+        # one hop to a worker thread for the store (a sync dependency would add another),
+        # among a few threads of its own: more only contend for the GIL
+        limiter = getattr(request.app.state, "api_limiter", None)
+        return _issued(await anyio.to_thread.run_sync(service.next_battle, u.name, limiter=limiter))
 
     @r.post("/api/battle/{battle_id}/vote")
     async def vote(

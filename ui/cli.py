@@ -134,6 +134,9 @@ def register(app: typer.Typer) -> None:
         live: Path = typer.Option(
             None, "--live", help="Models YAML for live battles on the rater's own prompt."
         ),
+        threads: int = typer.Option(
+            4, "--threads", help="Worker threads for store reads (votes wait on the event loop)."
+        ),
     ) -> None:
         extra = list(ctx.args)
         if extra[:1] == ["hash-password"] and not questions:
@@ -165,6 +168,7 @@ def register(app: typer.Typer) -> None:
             seed,
             limits=limits,
             live=live,
+            threads=threads,
         )
 
 
@@ -225,6 +229,7 @@ def serve(
     seed,
     limits=None,
     live=None,
+    threads=4,
 ) -> None:
     """Load everything, check the binding rule, then run the server until interrupted."""
     from ui.auth import check_bind, load_users
@@ -268,7 +273,7 @@ def serve(
     # one line per event for the operator (the service logs store failures without traces)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s arena ui: %(message)s")
 
-    app = create_server(svc)
+    app = create_server(svc, threads=threads)
     typer.echo(
         f"Arena rating UI on http://{host}:{port}/ ({len(svc.models)} models, {len(qs)} questions, store {st!r})"
     )
