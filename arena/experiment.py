@@ -98,6 +98,10 @@ class EvalParams(Strict):
     batch_size: int | None = None
     few_shot: int | None = None
     limit: int | None = None
+    # robustness (objective.robustness), left out of the config hash like a rerun's extra work:
+    # CircularEval on multiple-choice datasets, and N prompt variants
+    circular: bool = Field(False, exclude=True)
+    variants: int = Field(0, ge=0, exclude=True)
 
 
 class AnswerParams(Strict):

@@ -199,9 +199,11 @@ def progress_bars(ctx: RunContext) -> Any:
 def objective_stage(ctx: RunContext, pf: Preflight) -> None:
     """Every model on every dataset (ppl or gen); finished samples are skipped on resume."""
     import json
+    from functools import partial
 
     from arena.core.records import Prediction
     from arena.runners.tasks import eval_config
+    from objective.robustness import RobustOptions, evaluate_robust, is_robustness_metric
     from objective.runner import InferStats, evaluate_dataset
 
     exp = ctx.exp
@@ -217,6 +219,9 @@ def objective_stage(ctx: RunContext, pf: Preflight) -> None:
                 n = len(ds.limited(cfg.limit))
                 task = bar.add_task(f"{spec.label} / {ds.name}", total=n)
                 results = stored_results(ctx.store, model, ds, cfg, n)
+                robust = RobustOptions(circular=exp.eval.circular, variants=exp.eval.variants)
+                if robust.active(ds) and not any(is_robustness_metric(r.metric) for r in results):
+                    results = []  # a plain run of these settings is stored: add the rotations/variants
                 if results:
                     bar.update(task, completed=n)
                 else:
@@ -224,7 +229,8 @@ def objective_stage(ctx: RunContext, pf: Preflight) -> None:
                         with ctx.console.status(f"loading {spec.label}...") if not model.loaded else nullcontext():
                             model.load()
                     fed = InferStats()
-                    results = evaluate_dataset(
+                    run_one = partial(evaluate_robust, options=robust) if robust.active(ds) else evaluate_dataset
+                    results = run_one(
                         model, ds, work_dir=ctx.run_dir, store=ctx.store, config=cfg, cache=ctx.cache,
                         progress=lambda done, total, t=task: bar.update(t, completed=done, total=total),
                         stats=fed, run=ctx.run_id)

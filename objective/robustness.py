@@ -368,11 +368,13 @@ def evaluate_robust(
     cache: Cache | None = None,
     progress: Callable[[int, int], None] | None = None,
     stats: Any = None,
+    run: str | None = None,
 ) -> list[DatasetResult]:
     """Evaluate `dataset` with CircularEval and/or prompt variants; rows as `evaluate_dataset`'s.
 
     The rows are the usual ones (original order; with circular also `acc_circular` and
-    `perf_circular`), then with variants the spread rows of `variant_rows`. All are stored.
+    `perf_circular`), then with variants the spread rows of `variant_rows`. All are stored
+    (tagged with `run`), replacing stale rows of the same key.
     """
     work = Path(work_dir)
     circular = options.circular_for(dataset)
@@ -401,7 +403,7 @@ def evaluate_robust(
     rows = list(passes[0].rows)
     if len(passes) > 1:
         rows += variant_rows(passes, rows[0])
-    store.put_many(rows)
+    store.upsert_many(rows, run)
     return rows
 
 

@@ -46,3 +46,37 @@ def test_report_shows_robustness_table_and_chart(report):
     )  # only in the robustness table
     summaries = " ".join(p.read_text(encoding="utf-8") for p in report.out_dir.glob("summary/*"))
     assert "mean rotation" in summaries and "var std" in summaries
+
+
+def test_run_config_circular_and_variants(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from arena.core.records import DatasetResult
+    from arena.experiment import load_experiment
+    from arena.pipeline import run_experiment
+    from tests.pipeline_fixtures import fake_server
+
+    monkeypatch.setenv("ARENA_CACHE_DIR", str(tmp_path / "cache"))
+    with fake_server() as srv:
+        cfg = tmp_path / "exp.yaml"
+        cfg.write_text(
+            "name: robust\nmodels:\n"
+            f'  - {{name: api-a, backend: openai, model: a, base_url: "{srv.base_url}", max_retries: 1}}\n'
+            "datasets: [mmlu_mini_gen]\neval: {limit: 4, circular: true, variants: 2}\n",
+            encoding="utf-8",
+        )
+        result = run_experiment(
+            load_experiment(cfg), work_dir=tmp_path / "out", console=Console(quiet=True)
+        )
+    store = Store(result.run_dir / "arena.sqlite")
+    metrics = {r.metric for r in store.all(DatasetResult) if r.subset is None}
+    store.close()
+    assert {
+        "accuracy",
+        "acc_circular",
+        "perf_circular",
+        "accuracy@mean",
+        "perf_circular@std",
+        "stability",
+    } <= metrics
+    assert 'id="table-robustness"' in (result.run_dir / "report.html").read_text(encoding="utf-8")
