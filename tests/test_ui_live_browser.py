@@ -110,6 +110,16 @@ def test_live_battle_in_browser(tmp_path, browser_page):  # noqa: F811
             table = page.inner_text("#lb-table")
             assert API_NAME in table and "tiny" in table and "Elo" in table
 
+            # the named mode: the rater picks the models and sees their names; no vote
+            page.get_by_role("tab", name="Side by side").click()
+            page.fill("#named-prompt textarea", "Name yourselves.")
+            page.click("#named-send")
+            page.wait_for_selector("#named-answer-a >> text=Reply 4 to 'Name yourselves.'")
+            page.wait_for_selector("#named-regenerate:not([disabled])")
+            assert f"Model A: {API_NAME}" in page.inner_text("#named-answer-a")  # as text
+            assert "Model B: tiny" in page.inner_text("#named-answer-b")
+            assert page.locator("#named-votebar button", has_text="is better").count() == 0
+
     (battle,) = store.all(Battle)
     assert battle.source == "human" and battle.question_id.startswith("live-")
     assert battle.turn == 2 and battle.winner == "model_b"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 import pandas as pd
+import sqlalchemy as sa
 
 from arena.service import ArenaService, User
 from ui.auth import request_user
@@ -15,7 +16,14 @@ def gradio_user(service: ArenaService, request: gr.Request | None, admin: bool =
     Gradio's own `request.username` comes from the same session lookup; reading the cookie
     again keeps handlers safe even if an event is sent without going through the page.
     """
-    user = request_user(service, request.request) if request is not None else None
+    try:
+        user = request_user(service, request.request) if request is not None else None
+    except sa.exc.SQLAlchemyError as exc:  # the store is down: say so, once in the log
+        service.store_failed(exc)
+        raise gr.Error(
+            "Voting is paused: the server cannot reach its store right now. Nothing you do now "
+            "is saved; votes you saw acknowledged are safe. Please try again in a few minutes."
+        ) from None
     if user is None:
         raise gr.Error("Your session has ended: reload the page and sign in again.")
     if admin and not user.is_admin:
