@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import anyio
+import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import (
@@ -19,6 +20,7 @@ from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
     RedirectResponse,
+    Response,
     StreamingResponse,
 )
 from pydantic import BaseModel, ConfigDict, Field
@@ -92,6 +94,11 @@ def _session_response(request: Request, session: Session) -> JSONResponse:
         max_age=7 * 24 * 3600,
     )
     return resp
+
+
+def _json(data: dict) -> Response:
+    """A JSON response without FastAPI's encoder pass (plain str/int/list data only)."""
+    return Response(orjson.dumps(data), media_type="application/json")
 
 
 def _issued(item: Issued | None) -> dict:
@@ -185,27 +192,25 @@ def make_router(service: ArenaService) -> APIRouter:
         return {"user": u.name, "role": u.role}
 
     @r.post("/api/battle/next")
-    async def battle_next(request: Request, u: User = Depends(user_async)) -> dict:
+    async def battle_next(request: Request, u: User = Depends(user_async)) -> Response:
         # one hop to a worker thread for the store (a sync dependency would add another),
         # among a few threads of its own: more only contend for the GIL
         limiter = getattr(request.app.state, "api_limiter", None)
-        return _issued(await anyio.to_thread.run_sync(service.next_battle, u.name, limiter=limiter))
+        item = await anyio.to_thread.run_sync(service.next_battle, u.name, limiter=limiter)
+        return _json(_issued(item))
 
     @r.post("/api/battle/{battle_id}/vote")
     async def vote(
         battle_id: str, body: VoteBody, request: Request, u: User = Depends(user_async)
-    ) -> dict:
+    ) -> Response:
         # async: the vote waits for its group commit on the event loop, not in one of the
         # few worker threads, so every waiting vote joins the same commit
         session = session_ref(request_token(request))
         rev = await service.vote_async(
             u.name, battle_id, body.winner, body.reason, session=session, addr=client_addr(request)
         )
-        return {
-            "battle_id": rev.id,
-            "winner": rev.verdict,
-            "models": {"A": rev.models[0], "B": rev.models[1]},
-        }
+        models = {"A": rev.models[0], "B": rev.models[1]}
+        return _json({"battle_id": rev.id, "winner": rev.verdict, "models": models})
 
     @r.post("/api/single/next")
     def single_next(u: User = Depends(user)) -> dict:

@@ -44,6 +44,9 @@ def csp_for(body: bytes) -> bytes:
     return _BASE_CSP.format(hashes=hashes).encode()
 
 
+_PLAIN_CSP = csp_for(b"")  # every response that is not an HTML page (computed once)
+
+
 class SecurityHeaders:
     """Plain ASGI middleware: adds the headers; buffers only HTML bodies (to hash scripts)."""
 
@@ -68,7 +71,7 @@ class SecurityHeaders:
                 if ctype.startswith(b"text/html"):
                     held["start"], held["body"] = message, []
                     return
-                message["headers"].append((b"content-security-policy", csp_for(b"")))
+                message["headers"].append((b"content-security-policy", _PLAIN_CSP))
                 await send(message)
                 return
             if message["type"] == "http.response.body" and "start" in held:
