@@ -120,3 +120,14 @@ def test_backoff_only_retries_out_of_memory():
     assert backoff(torch.OutOfMemoryError("x"), owner) and owner.batch_size == 4
     owner.batch_size = 1
     assert not backoff(torch.OutOfMemoryError("x"), owner)  # a batch of one cannot shrink
+
+
+def test_dtype_auto_is_bf16_on_gpus_that_have_it(monkeypatch):
+    from arena.models.batching import default_dtype
+
+    assert default_dtype("cpu") == "float32"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert default_dtype("cuda") == "bfloat16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert default_dtype("cuda:1") == "float16"
