@@ -229,8 +229,9 @@ def _results(model: Any, ds: Dataset, preds: list[Prediction], samples: list[Sam
 def evaluate_dataset(model: Any, dataset: Dataset, *, work_dir: str | Path, store: Store | None = None,
                      config: EvalConfig | None = None, cache: Cache | None = None,
                      progress: Callable[[int, int], None] | None = None,
-                     stats: InferStats | None = None) -> list[DatasetResult]:
-    """Run `model` on `dataset`; write predictions JSONL; return per-subset and overall results.
+                     stats: InferStats | None = None, run: str | None = None) -> list[DatasetResult]:
+    """Run `model` on `dataset`; write predictions JSONL; store and return per-subset and
+    overall results (the one writer of DatasetResult rows).
 
     Args:
         model: an `HFModel`, `OpenAICompatModel` or anything with the same methods.
@@ -242,6 +243,7 @@ def evaluate_dataset(model: Any, dataset: Dataset, *, work_dir: str | Path, stor
         cache: model-call cache (identical calls are never run twice).
         progress: called with (done, total) after each chunk.
         stats: filled with what inference fed the model (prompts cut, tokens).
+        run: the run the results belong to (tags them in the store).
     """
     config = config or EvalConfig()
     own_store = store is None
@@ -253,7 +255,8 @@ def evaluate_dataset(model: Any, dataset: Dataset, *, work_dir: str | Path, stor
         preds = _infer_resumable(model, samples, dataset, config, chash, store, cache, progress, stats)
         write_jsonl(Path(work_dir) / "predictions" / _safe(model.name) / f"{dataset.name}.jsonl", preds)
         results = _results(model, dataset, preds, samples, chash)
-        store.put_many(results)
+        # overwrite: a stored result of the same key from other settings (e.g. limit) is stale
+        store.upsert_many(results, run)
         return results
     finally:
         if own_store:
