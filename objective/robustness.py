@@ -24,6 +24,7 @@ original order) never changes across variants.
 
 from __future__ import annotations
 
+import logging
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -32,13 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from arena.core.cache import Cache
-from arena.core.errors import ConfigError
 from arena.core.records import DatasetResult, Prediction, Sample, content_hash, write_jsonl
 from arena.core.store import Store
 from objective.datasets import Dataset
 from objective.metrics import mean
 from objective.templates import LETTERS
 
+log = logging.getLogger("arena.eval")
 ROTATION_SEP = "@r"  # id of rotation i > 0: "<id>@r<i>"
 CIRCULAR_METRICS = ("acc_circular", "perf_circular")
 STATS = ("mean", "std", "min", "max")
@@ -282,12 +283,13 @@ def make_variants(ds: Dataset, n: int, config: Any) -> list[Variant]:
             )
         else:
             break
-    if len(out) < n:
-        raise ConfigError(
-            f"{ds.name}: only {len(out)} distinct prompt variants (no alternative templates, "
-            "no random few-shot draw, no options to reorder); lower --variants or add "
-            "`variants:` templates to the card",
-            field="variants",
+    if len(out) < n:  # e.g. a zero-shot generation set: no variant to make, say so and go on
+        log.warning(
+            "%s: only %d distinct prompt variant(s) of the %d asked (no alternative templates, no "
+            "random few-shot draw, no options to reorder); add `variants:` templates to the card",
+            ds.name,
+            len(out),
+            n,
         )
     return out
 

@@ -305,3 +305,26 @@ def test_variant_template_hiding_options_is_a_card_error(tmp_path):
     extra = 'variants:\n  - {question: "{question}\\nAnswer:"}\n'
     with pytest.raises(ConfigError, match="never shows option"):
         load_dataset(str(_card(tmp_path, FIXTURE, mode="ppl", extra=extra)))
+
+
+def test_variants_of_a_zero_shot_gen_set_warn_and_run_once(tmp_path, store, caplog):
+    write_jsonl(
+        tmp_path / "g.jsonl",
+        [{"question": "2+2?", "answer": "4"}, {"question": "1+1?", "answer": "2"}],
+    )
+    (tmp_path / "g.yaml").write_text(
+        "name: g\ndata: g.jsonl\nmode: gen\nmetric: exact_match\n", encoding="utf-8"
+    )
+    ds = load_dataset(str(tmp_path / "g.yaml"))
+    model = Scripted()
+    with caplog.at_level("WARNING"):
+        rows = evaluate_robust(
+            model,
+            ds,
+            RobustOptions(circular=True, variants=3),
+            work_dir=tmp_path,
+            store=store,
+            config=EvalConfig(prompt_style="base"),
+        )
+    assert model.calls == 2 and "only 1 distinct prompt variant" in caplog.text
+    assert {r.metric for r in rows} == {"exact_match"}  # no rotation of a question without options
