@@ -79,6 +79,7 @@ def test_plan_static_only_when_it_pays_and_overridable(tiny, monkeypatch):
     assert not gen_plan(tiny, [50] * 8, 32, 0.0).static  # too small to pay
     monkeypatch.setattr(tiny, "generation_cache", "dynamic")
     assert not gen_plan(tiny, [50] * 256, 128, 0.0).static
+    assert plan.width == 64 and plan.bucket_width(30) == 64  # one width for every batch of the group
     assert gen_plan(tiny, [50] * 32, 16, 0.0).bucket_width(70) == 128
 
 
@@ -97,3 +98,27 @@ def test_generation_out_of_memory_halves_and_retries(tiny, monkeypatch):
     monkeypatch.setattr(tiny.model, "generate", generate)
     assert _texts(tiny, reqs, 8) == ref
     assert calls["oom"] == 2  # 8 -> 4 -> 2, then every later batch fits: no third failure
+
+
+def test_compiled_static_plan_pads_a_short_last_batch_with_filler_rows(tiny, monkeypatch):
+    from arena.models import hf as hf_mod
+    from arena.models.generation import GenPlan
+
+    reqs = [GenerateRequest(p, max_new_tokens=8) for p in PROMPTS]
+    ref = _texts(tiny, reqs, 1)
+    fed: list[int] = []
+    real_generate = tiny.model.generate
+
+    def generate(*a, **k):
+        fed.append(k["input_ids"].shape[0])
+        return real_generate(*a, **k)
+
+    def plan(hf, lens, max_new, temp):  # what a GPU gets, minus the compile (CPU test)
+        return GenPlan(batch_size=4, static=True, compile=True, width=64)
+
+    monkeypatch.setattr(hf_mod, "gen_plan", plan)
+    monkeypatch.setattr(GenPlan, "generate_kwargs", lambda self: {"cache_implementation": "static",
+                                                                  "disable_compile": True})
+    monkeypatch.setattr(tiny.model, "generate", generate)
+    assert _texts(tiny, reqs, 4) == ref  # filler rows never leak into the results
+    assert fed == [4, 4]  # 7 prompts: the second batch of 3 was padded to the compiled 4

@@ -36,10 +36,11 @@ class GenPlan:
     static: bool = False
     compile: bool = False
     device: str = "cpu"
+    width: int = 0  # static cache: every batch of the group is left-padded to this width
     backoff: Backoff = field(default_factory=Backoff)
 
     def bucket_width(self, width: int) -> int:
-        return -(-width // BUCKET) * BUCKET
+        return max(self.width, -(-width // BUCKET) * BUCKET)
 
     def generate_kwargs(self) -> dict[str, Any]:
         if not self.static:
@@ -80,7 +81,10 @@ def gen_plan(hf: Any, prompt_lens: list[int], max_new: int, temperature: float) 
     n = len(prompt_lens)
     big = n * max_new >= STATIC_MIN_TOKENS and min(n, size) >= STATIC_MIN_BATCH
     static = mode == "static" or (mode == "auto" and accel and big and _static_ok(hf))
-    plan = GenPlan(batch_size=size, static=static, compile=static and accel, device=device)
+    # compiled decoding is specialised to the batch and cache shape: one width for the group
+    # (prompts come longest first) and full batches keep it to a single compile
+    width = -(-max(prompt_lens, default=1) // BUCKET) * BUCKET if static else 0
+    plan = GenPlan(batch_size=size, static=static, compile=static and accel, device=device, width=width)
     if static:
         log.info("generation: static KV cache%s, batch %d, %d prompts x %d tokens",
                  " + compiled decoding" if plan.compile else "", size, n, max_new)

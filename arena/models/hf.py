@@ -18,14 +18,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-
 import torch  # noqa: E402
 import transformers  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
-
-transformers.utils.logging.disable_progress_bar()  # a bar per model load drowns our own progress
 
 from arena.core.cache import Cache  # noqa: E402
 from arena.core.errors import BackendError  # noqa: E402
@@ -42,6 +37,14 @@ from arena.models.base import (  # noqa: E402
 )
 from arena.models.batching import auto_batch_size, default_dtype, is_auto  # noqa: E402
 from arena.models.generation import GenPlan, gen_plan  # noqa: E402
+from arena.models.seeding import seeded  # noqa: E402
+
+
+def hub_kwargs() -> dict[str, Any]:
+    """Loading stays offline (local folders and the HF cache, never a download in the middle of
+    a run) unless HF_HUB_OFFLINE=0 is set; read at load time, nothing is set at import."""
+    transformers.utils.logging.disable_progress_bar()  # a bar per load drowns our own progress
+    return {"local_files_only": os.environ.get("HF_HUB_OFFLINE", "1").lower() not in ("0", "false")}
 
 IdPair = tuple[list[int], list[int]]
 _DTYPE_KW = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
@@ -174,12 +177,12 @@ class HFModel:
             dtype = default_dtype(self.device)
         model_kwargs.setdefault(_DTYPE_KW, dtype if dtype == "auto" else getattr(torch, dtype))
         self.tokenizer = AutoTokenizer.from_pretrained(
-            str(tokenizer_path or path), **(tokenizer_kwargs or {})
+            str(tokenizer_path or path), **{**hub_kwargs(), **(tokenizer_kwargs or {})}
         )
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         try:
-            self.model = AutoModelForCausalLM.from_pretrained(self.path, **model_kwargs)
+            self.model = AutoModelForCausalLM.from_pretrained(self.path, **{**hub_kwargs(), **model_kwargs})
         except OSError as exc:
             raise BackendError(f"cannot load model '{self.path}': {exc}") from exc
         if "device_map" not in model_kwargs:
@@ -204,11 +207,12 @@ class HFModel:
         self = cls.__new__(cls)
         self.path, self.name = str(path), name or Path(str(path)).name
         self.system_prompt, self.cache, self.batch_size, self.device = system_prompt, None, 1, "none"
-        self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_path or path), **(tokenizer_kwargs or {}))
+        self.tokenizer = AutoTokenizer.from_pretrained(
+            str(tokenizer_path or path), **{**hub_kwargs(), **(tokenizer_kwargs or {})})
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         try:
-            limit = getattr(AutoConfig.from_pretrained(self.path), "max_position_embeddings", None)
+            limit = getattr(AutoConfig.from_pretrained(self.path, **hub_kwargs()), "max_position_embeddings", None)
         except (OSError, ValueError):
             limit = None
         self.max_seq_len = min(max_seq_len, limit or max_seq_len)
@@ -317,67 +321,6 @@ class HFModel:
             results.append(LoglikelihoodResult(nll=nll, n_tokens=len(cont), is_greedy=greedy))
         return results
 
-    def nll_shared_prefix(
-        self, ctx: list[int], conts: Sequence[list[int]]
-    ) -> list[LoglikelihoodResult]:
-        """Score several continuations of one context, encoding the context only once.
-
-        The context's key/value cache is computed once and repeated for each batch of
-        options; equal to `nll_from_ids` within float error. Falls back to it when the
-        pair would need truncation or an option is empty.
-        """
-        if (
-            not self._keep_kw
-            or not ctx
-            or any(not c for c in conts)
-            or (len(ctx) + max(map(len, conts), default=0) > self.max_seq_len + 1)
-        ):
-            return self.nll_from_ids([(ctx, c) for c in conts])
-        with torch.inference_mode():
-            out = self.model(
-                input_ids=torch.tensor([ctx], device=self.input_device),
-                use_cache=True,
-                logits_to_keep=1,
-            )
-        first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-        results = []
-        for s in range(0, len(conts), self.batch_size):
-            chunk = list(conts[s : s + self.batch_size])
-            results += self._score_options(ctx, out[self._cache_kw], first, chunk)
-        return results
-
-    @torch.inference_mode()
-    def _score_options(
-        self, ctx: list[int], past: Any, first: torch.Tensor, conts: list[list[int]]
-    ) -> list[LoglikelihoodResult]:
-        cache = copy.deepcopy(past)  # the model appends to it; keep the shared one intact
-        cache.batch_repeat_interleave(len(conts))
-        width = max(len(c) for c in conts)
-        ids = torch.full((len(conts), width), self.tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.ones((len(conts), len(ctx) + width), dtype=torch.long)
-        for r, c in enumerate(conts):
-            ids[r, : len(c)] = torch.tensor(c)
-            mask[r, len(ctx) + len(c) :] = 0
-        dev = self.input_device
-        pos = torch.arange(len(ctx), len(ctx) + width, device=dev).expand(len(conts), -1)
-        out = self.model(
-            input_ids=ids.to(dev),
-            attention_mask=mask.to(dev),
-            position_ids=pos,
-            use_cache=True,
-            **{self._cache_kw: cache},
-        )
-        results = []
-        for r, c in enumerate(conts):
-            # The first option token is predicted by the context's last position.
-            rest = torch.log_softmax(out.logits[r, : len(c) - 1].float(), dim=-1)
-            logprobs = torch.cat([first[None].to(rest.device), rest])
-            target = torch.tensor(c, device=logprobs.device)
-            nll = -logprobs.gather(1, target[:, None]).double().sum().item()
-            greedy = bool((logprobs.argmax(-1) == target).all())
-            results.append(LoglikelihoodResult(nll=nll, n_tokens=len(c), is_greedy=greedy))
-        return results
-
     # ---------------------------------------------------------------- generation
     def generate(self, requests: list[GenerateRequest]) -> list[GenerateResult]:
         """Continue each prompt (greedy when temperature == 0), in request order."""
@@ -393,9 +336,7 @@ class HFModel:
         for i, r in enumerate(requests):
             groups.setdefault((r.max_new_tokens, r.temperature, tuple(r.stop)), []).append(i)
         results: list[GenerateResult | None] = [None] * len(requests)
-        with self._lock:
-            if seed is not None:
-                torch.manual_seed(seed)
+        with self._lock, seeded(seed):  # the global RNG is left as it was
             for (max_new, temp, stop), idx in groups.items():
                 idx.sort(key=lambda i: -len(prompts[i]))
                 plan = gen_plan(self, [len(prompts[i]) for i in idx], max_new, temp)
@@ -428,12 +369,15 @@ class HFModel:
         keep = max(1, self.max_seq_len - max_new)
         prompts = [p[-keep:] for p in prompts]  # left truncation: the prompt's end is kept
         width = max(len(p) for p in prompts)
-        if plan is not None and plan.static:  # few distinct shapes: few recompiles
+        fed = prompts
+        if plan is not None and plan.static:  # one shape for the whole group: one compile
             width = min(plan.bucket_width(width), keep)
+            if plan.compile and len(prompts) < plan.batch_size:  # a short last batch: filler rows
+                fed = prompts + [prompts[-1]] * (plan.batch_size - len(prompts))
         pad = self.tokenizer.pad_token_id
-        ids = torch.full((len(prompts), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for r, p in enumerate(prompts):
+        ids = torch.full((len(fed), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(fed), width), dtype=torch.long)
+        for r, p in enumerate(fed):
             ids[r, width - len(p) :] = torch.tensor(p)
             mask[r, width - len(p) :] = 1
         sampling = (
@@ -576,9 +520,7 @@ class HFModel:
 
         def work() -> None:
             try:
-                with self._lock, torch.inference_mode():
-                    if params.seed is not None:
-                        torch.manual_seed(params.seed)
+                with self._lock, torch.inference_mode(), seeded(params.seed):
                     x = torch.tensor([ids], device=self.input_device)
                     self.model.generate(
                         input_ids=x, attention_mask=torch.ones_like(x), streamer=streamer,
