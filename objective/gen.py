@@ -12,6 +12,7 @@ from typing import Any
 
 from arena.core.cache import Cache
 from arena.models.base import ChatParams, GenerateRequest, cacheable, model_identity
+from arena.models.seeding import seeded
 
 
 def generate_texts(model: Any, prompts: Sequence[str], *, max_out_len: int, stop: Sequence[str] = (),
@@ -33,15 +34,11 @@ def generate_texts(model: Any, prompts: Sequence[str], *, max_out_len: int, stop
         out = [cache.get(k) for k in keys]
     todo = [i for i, t in enumerate(out) if t is None]
     if todo:
-        if seed is not None and temperature > 0:
-            try:  # a seeded sample repeats (local models sample with torch)
-                import torch
-
-                torch.manual_seed(seed)
-            except ImportError:
-                pass
         reqs = [GenerateRequest(prompts[i], max_out_len, tuple(stop), temperature) for i in todo]
-        for i, res in zip(todo, model.generate(reqs)):
+        # a seeded sample repeats (local models sample with torch); the global RNG is left alone
+        with seeded(seed if temperature > 0 else None):
+            replies = model.generate(reqs)
+        for i, res in zip(todo, replies):
             out[i] = res.text
             if cache is not None:
                 cache.put(keys[i], "gen", mid, res.text)

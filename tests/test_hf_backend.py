@@ -213,21 +213,24 @@ def test_chat_many_equals_single_chats(model):
     assert [r.text for r in batched] == [r.text for r in single]
 
 
-@pytest.mark.parametrize("batch_size", [1, 4])
-def test_shared_prefix_equals_naive(tiny_model_dir, batch_size):
+@pytest.mark.parametrize(("batch_size", "mode"), [(1, "staged"), (4, "staged"), (4, "packed")])
+def test_shared_prefix_equals_naive(tiny_model_dir, batch_size, mode):
+    """The one shared-prefix scorer (arena.models.prefix) on an HFModel's weights."""
+    from arena.models.prefix import score_groups
+
     m = make(tiny_model_dir, batch_size=batch_size)
     ctx = m.token_ids("Question: What colour is the sky? Answer:", "")[0]
     conts = [m.token_ids("x", c)[1] for c in CONTINUATIONS]
     calls = []
     m.model.register_forward_pre_hook(lambda *a: calls.append(1))
-    fast = m.nll_shared_prefix(ctx, conts)
-    assert len(calls) == 1 + -(-len(conts) // batch_size)  # context once, then option batches
+    [fast] = score_groups(m.model, [(ctx, conts)], m.max_seq_len, batch_size, mode=mode)
+    assert len(calls) < len(conts)  # the context is encoded once, not once per option
     naive = m.nll_from_ids([(ctx, c) for c in conts])
     for f, n in zip(fast, naive):
         assert f.nll == pytest.approx(n.nll, abs=1e-4)
         assert (f.n_tokens, f.is_greedy) == (n.n_tokens, n.is_greedy)
-    # The shared cache is not consumed: a second call gives the same numbers.
-    assert m.nll_shared_prefix(ctx, conts) == fast
+    # nothing shared is consumed: a second call gives the same numbers
+    assert score_groups(m.model, [(ctx, conts)], m.max_seq_len, batch_size, mode=mode) == [fast]
 
 
 def test_chat_cache_tells_system_prompts_apart(tiny_model_dir, tmp_path):

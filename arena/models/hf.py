@@ -8,7 +8,6 @@ attention mask, so a request gets the same answer alone or inside a batch.
 from __future__ import annotations
 
 import asyncio
-import copy
 import inspect
 import os
 import queue
