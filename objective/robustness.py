@@ -387,6 +387,7 @@ def evaluate_robust(
     passes = []
     for k, v in enumerate(variants):
         stem = dataset.name if k == 0 else f"{dataset.name}@v{k}"
+        step = _scaled(progress, k, len(variants), len(dataset.limited(config.limit)))
         passes.append(
             _run_pass(
                 model,
@@ -397,7 +398,7 @@ def evaluate_robust(
                 work_dir=work,
                 store=store,
                 cache=cache,
-                progress=progress,
+                progress=step,
                 stats=stats,
                 file_stem=stem,
             )
@@ -407,6 +408,19 @@ def evaluate_robust(
         rows += variant_rows(passes, rows[0])
     store.upsert_many(rows, run)
     return rows
+
+
+def _scaled(
+    progress: Callable[[int, int], None] | None, k: int, passes: int, questions: int
+) -> Callable[[int, int], None] | None:
+    """Progress of pass k of `passes` in question units (the caller's bar counts questions)."""
+    if progress is None:
+        return None
+
+    def report(done: int, total: int) -> None:
+        progress(int(questions * (k + done / max(total, 1)) / passes), questions)
+
+    return report
 
 
 def _safe(name: str) -> str:

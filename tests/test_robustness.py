@@ -173,6 +173,7 @@ def test_variants_spread_and_stability_by_hand(tmp_path, store):
         "options BCDA",
         "options CDAB",
     ]
+    seen: list[tuple[int, int]] = []
     rows = evaluate_robust(
         Scripted(),
         ds,
@@ -180,7 +181,9 @@ def test_variants_spread_and_stability_by_hand(tmp_path, store):
         work_dir=tmp_path,
         store=store,
         config=EvalConfig(prompt_style="base"),
+        progress=lambda done, total: seen.append((done, total)),
     )
+    assert seen[-1] == (3, 3) and all(t == 3 for _, t in seen)  # counted in questions over all passes
     got = _rows(rows)
     accs = [100 / 3, 200 / 3, 100 / 3]  # q3 right only when its D is shown as A (rotation 1)
     assert got[(None, "accuracy")] == pytest.approx(accs[0])
