@@ -24,6 +24,7 @@ from arena.core.registry import ModelSpec
 from arena.core.store import Store
 from arena.experiment import Experiment
 from arena.manifest import now_iso, read_manifest, versions, write_manifest
+from arena.models.factory import LazyModel
 
 log = logging.getLogger("arena.run")
 RUN_SUBDIRS = (
@@ -65,7 +66,7 @@ class RunContext:
         self.store.release(self.run_id)
         self.cache = Cache()
         self.stats: dict[str, StageStat] = {}
-        self._models: dict[str, Any] = {}
+        self._models: dict[str, LazyModel] = {}
         self.runner: Any = None  # worker pool of arena.runners, kept across stages
         self.previous = read_manifest(run_dir)  # what a resumed run said about itself
         self.manifest: dict[str, Any] = {
@@ -88,12 +89,10 @@ class RunContext:
         }
         write_manifest(run_dir, self.manifest)
 
-    def model(self, spec: ModelSpec) -> Any:
+    def model(self, spec: ModelSpec) -> LazyModel:
         """One backend per spec and run, loaded on first use (a loaded model serves every stage)."""
         key = spec.model_dump_json()
         if key not in self._models:
-            from arena.models.factory import LazyModel
-
             self._models[key] = LazyModel(spec, cache=self.cache)
         return self._models[key]
 

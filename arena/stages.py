@@ -10,7 +10,7 @@ from typing import Any
 from arena.core.records import Answer, Battle, Question, Score, Vote
 from arena.core.store import Store
 from arena.experiment import Experiment, JudgeEntry
-from arena.models.base import ChatParams
+from arena.models.base import ChatParams, EvalModel
 from arena.run_context import RunContext
 
 log = logging.getLogger("arena.run")
@@ -251,7 +251,7 @@ def objective_stage(ctx: RunContext, pf: Preflight) -> None:
         stat.skipped += before
 
 
-def stored_results(store: Store, model: Any, ds: Any, cfg: Any, n: int) -> list[Any]:
+def stored_results(store: Store, model: EvalModel, ds: Any, cfg: Any, n: int) -> list[Any]:
     """The results of a finished (model, dataset, settings) unit, or [] when it must run."""
     from arena.core.records import DatasetResult
     from objective.runner import config_hash

@@ -18,6 +18,7 @@ from typing import Any
 from arena.core.errors import ArenaError, ConfigError
 from arena.core.records import Answer, Judgment, Question
 from arena.core.store import Store
+from arena.models.base import BatchChatModel, ChatModel
 from judges.answers import _run, is_batched
 from judges.judge import Judge
 from judges.pairwise import all_pairs, baseline_pairs, flip_rate, pairwise_tasks
@@ -137,7 +138,7 @@ def concurrency_of(model: Any, default: int = 8) -> int:
     return max(1, int(getattr(limiter, "concurrency", None) or default))
 
 
-async def _run_async(judge: Judge, model: Any, tasks: list[JudgeTask], save: Any,
+async def _run_async(judge: Judge, model: ChatModel, tasks: list[JudgeTask], save: Any,
                      earlier: dict[str, int] | None = None) -> list[Any]:
     """Each task holds one of `concurrency` slots from its first call until its judgment is
     committed: a kill loses at most `concurrency` paid calls (the ones in flight)."""
@@ -165,7 +166,7 @@ async def _run_async(judge: Judge, model: Any, tasks: list[JudgeTask], save: Any
             await model.aclose()
 
 
-def _run_batched(judge: Judge, model: Any, tasks: list[JudgeTask], save: Any,
+def _run_batched(judge: Judge, model: BatchChatModel, tasks: list[JudgeTask], save: Any,
                  earlier: dict[str, int] | None = None) -> list[Any]:
     earlier = earlier or {}
     out: list[Any] = []
@@ -210,7 +211,7 @@ def _tasks(judge: Judge, judge_name: str, questions: Sequence[Question], answers
     return pairwise_tasks(judge, judge_name, questions, index, pairs)
 
 
-def run_judge(judge: Judge, judge_model: Any, questions: Sequence[Question], answers: Sequence[Answer] | None,
+def run_judge(judge: Judge, judge_model: ChatModel, questions: Sequence[Question], answers: Sequence[Answer] | None,
               store: Store, models: Sequence[str], mode: str | None = None, baseline: str | None = None,
               run: str | None = None, pairs: Sequence[tuple[str, str]] | None = None,
               retry_failures: bool = False,

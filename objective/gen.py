@@ -8,14 +8,20 @@ stops at stop strings). Chat-only models (APIs) get the messages.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from arena.core.cache import Cache
-from arena.models.base import ChatParams, GenerateRequest, cacheable, model_identity
+from arena.models.base import (
+    BatchChatModel,
+    ChatParams,
+    GenerateRequest,
+    ScoringLM,
+    cacheable,
+    model_identity,
+)
 from arena.models.seeding import seeded
 
 
-def generate_texts(model: Any, prompts: Sequence[str], *, max_out_len: int, stop: Sequence[str] = (),
+def generate_texts(model: ScoringLM, prompts: Sequence[str], *, max_out_len: int, stop: Sequence[str] = (),
                    cache: Cache | None = None, temperature: float = 0.0,
                    seed: int | None = None) -> list[str]:
     """Continuations of text prompts (greedy at temperature 0), cached by (model, prompt, params).
@@ -45,7 +51,7 @@ def generate_texts(model: Any, prompts: Sequence[str], *, max_out_len: int, stop
     return out  # type: ignore[return-value]
 
 
-def chat_texts(model: Any, conversations: Sequence[list[dict]], *, max_out_len: int,
+def chat_texts(model: BatchChatModel, conversations: Sequence[list[dict]], *, max_out_len: int,
                stop: Sequence[str] = (), temperature: float = 0.0, seed: int | None = None) -> list[str]:
     """Chat answers, greedy at temperature 0 (the model's own cache applies)."""
     params = ChatParams(temperature=temperature, max_tokens=max_out_len, stop=tuple(stop), seed=seed)

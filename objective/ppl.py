@@ -12,7 +12,7 @@ from typing import Any
 
 from arena.core.cache import Cache
 from arena.core.errors import BackendError
-from arena.models.base import LoglikelihoodRequest, LoglikelihoodResult, model_identity
+from arena.models.base import EvalModel, LoglikelihoodRequest, LoglikelihoodResult, model_identity
 
 Item = tuple[str, list[str]]  # (context, [continuation, ...])
 
@@ -50,7 +50,7 @@ def _score_api(model: Any, items: Sequence[Item]) -> list[list[LoglikelihoodResu
     return [[next(flat) for _ in conts] for _, conts in items]
 
 
-def score_choices(model: Any, items: Sequence[Item], *, batch_size: int | str = 8,
+def score_choices(model: EvalModel, items: Sequence[Item], *, batch_size: int | str = 8,
                   cache: Cache | None = None) -> list[list[LoglikelihoodResult]]:
     """NLL and token count of each continuation of each item, in order.
 

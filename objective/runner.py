@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from arena.core.cache import Cache
 from arena.core.records import DatasetResult, Prediction, Sample, content_hash, write_jsonl
 from arena.core.store import Store
+from arena.models.base import EvalModel
 from objective.datasets import Dataset
 from objective.metrics import METRICS, choose, exact_match, mean
 from objective.postprocess import get_postprocessor
@@ -111,7 +112,7 @@ def _chat_renderer(model: Any, config: EvalConfig, mode: str = "gen") -> Callabl
     return model.apply_chat_template if local else messages_json
 
 
-def builder_for(model: Any, dataset: Dataset, config: EvalConfig) -> PromptBuilder:
+def builder_for(model: EvalModel, dataset: Dataset, config: EvalConfig) -> PromptBuilder:
     card = dataset.card
     return PromptBuilder(
         card.template, dataset.dev,
@@ -122,7 +123,7 @@ def builder_for(model: Any, dataset: Dataset, config: EvalConfig) -> PromptBuild
     )
 
 
-def config_hash(model: Any, dataset: Dataset, config: EvalConfig) -> str:
+def config_hash(model: EvalModel, dataset: Dataset, config: EvalConfig) -> str:
     """What determines a prediction besides the sample: data version, settings, the weights."""
     return content_hash({"version": dataset.version, "config": config.model_dump(exclude={"limit"}),
                          "max_seq_len": getattr(model, "max_seq_len", None),
@@ -130,7 +131,7 @@ def config_hash(model: Any, dataset: Dataset, config: EvalConfig) -> str:
                          "model": getattr(model, "identity", None)})
 
 
-def _ppl(model: Any, samples: list[Sample], b: PromptBuilder, ds: Dataset, cfg: EvalConfig,
+def _ppl(model: EvalModel, samples: list[Sample], b: PromptBuilder, ds: Dataset, cfg: EvalConfig,
          chash: str, cache: Cache | None, stats: InferStats | None = None) -> list[Prediction]:
     from objective.ppl import score_choices
 
@@ -154,7 +155,7 @@ def _ppl(model: Any, samples: list[Sample], b: PromptBuilder, ds: Dataset, cfg: 
     return out
 
 
-def _gen(model: Any, samples: list[Sample], b: PromptBuilder, ds: Dataset, cfg: EvalConfig,
+def _gen(model: EvalModel, samples: list[Sample], b: PromptBuilder, ds: Dataset, cfg: EvalConfig,
          chash: str, cache: Cache | None, stats: InferStats | None = None) -> list[Prediction]:
     from objective.gen import chat_texts, generate_texts
 
@@ -201,7 +202,7 @@ def _gen_correct(s: Sample, extracted: str, gold: Any, metric: str, cfg: EvalCon
     return float(extracted.strip() == str(gold).strip()) if s.choices else exact_match(extracted, str(gold))
 
 
-def _results(model: Any, ds: Dataset, preds: list[Prediction], samples: list[Sample],
+def _results(model: EvalModel, ds: Dataset, preds: list[Prediction], samples: list[Sample],
              chash: str) -> list[DatasetResult]:
     card = ds.card
     subset_of = {s.id: s.subset for s in samples}
@@ -226,7 +227,7 @@ def _results(model: Any, ds: Dataset, preds: list[Prediction], samples: list[Sam
     return rows
 
 
-def evaluate_dataset(model: Any, dataset: Dataset, *, work_dir: str | Path, store: Store | None = None,
+def evaluate_dataset(model: EvalModel, dataset: Dataset, *, work_dir: str | Path, store: Store | None = None,
                      config: EvalConfig | None = None, cache: Cache | None = None,
                      progress: Callable[[int, int], None] | None = None,
                      stats: InferStats | None = None, run: str | None = None) -> list[DatasetResult]:
@@ -263,7 +264,7 @@ def evaluate_dataset(model: Any, dataset: Dataset, *, work_dir: str | Path, stor
             store.close()
 
 
-def predict_samples(model: Any, dataset: Dataset, sample_ids: list[str], *, store: Store,
+def predict_samples(model: EvalModel, dataset: Dataset, sample_ids: list[str], *, store: Store,
                     config: EvalConfig | None = None, cache: Cache | None = None,
                     progress: Callable[[int, int], None] | None = None,
                     stats: InferStats | None = None) -> list[Prediction]:

@@ -214,3 +214,16 @@ class ChatModel(Protocol):
     name: str
 
     async def chat(self, messages: list[Message], params: ChatParams) -> ChatResponse: ...
+
+
+@runtime_checkable
+class BatchChatModel(ChatModel, Protocol):
+    """A chat model that also answers many conversations in one call (local batches, API
+    concurrency): what judges and the objective gen path call."""
+
+    def chat_many(self, conversations: list[list[Message]], params: ChatParams) -> list[ChatResponse]: ...
+
+
+#: what objective evaluation and the stages hand around: local weights or a chat API
+#: (`arena.models.factory.LazyModel` stands in for either until first use)
+EvalModel = ScoringLM | BatchChatModel
