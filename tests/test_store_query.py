@@ -219,7 +219,7 @@ def test_ratings_read_a_store_as_they_read_its_jsonl_export(tmp_path):
     write_jsonl(tmp_path / "battles.jsonl", store.iter(Battle))
     store.close()
     runner = CliRunner()
-    for cmd in (["bt"], ["elo"]):
+    for cmd in (["bt"], ["elo"], ["bt", "--where", "source=human"]):
         a = runner.invoke(app, ["ratings", *cmd, str(path), "--json", "--bootstrap", "0"])
         b = runner.invoke(
             app, ["ratings", *cmd, str(tmp_path / "battles.jsonl"), "--json", "--bootstrap", "0"]

@@ -136,14 +136,17 @@ BATTLE_COLUMNS = ["model_a", "model_b", "winner", "weight", "question_id", "sour
                   "rater", "anony", "language", "tstamp"]
 
 
-def battles_frame(store: Store, run: str | None = None, features: bool = True, **where: Any) -> pd.DataFrame:
-    """The ratings' battles table from the store's Battle records, ``features`` flattened into
-    columns (``len_a``/``len_b``, markdown counts) when asked for."""
+def battles_frame(store: Store, run: str | None = None, features: bool = True,
+                  columns: list[str] | None = None, **where: Any) -> pd.DataFrame:
+    """The ratings' battles table from the store's Battle records (`columns`, default
+    BATTLE_COLUMNS), ``features`` flattened into columns (``len_a``/``len_b``, markdown
+    counts) when asked for."""
     import pandas as pd
 
     from arena.core.records import Battle
 
-    cols = [*BATTLE_COLUMNS, "features"] if features else BATTLE_COLUMNS
+    cols = list(columns or BATTLE_COLUMNS)
+    cols += ["features"] if features else []
     df = store.frame(Battle, run, columns=cols, **where)
     if features:
         feats = pd.DataFrame.from_records(df.pop("features").tolist(), index=df.index)
