@@ -12,6 +12,7 @@ agreement, export) in `arena.service_views`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import random
@@ -233,26 +234,27 @@ class ArenaService(Accounts):
             log.warning("store %r works again, voting resumed", self.store)
 
     # --- issuing -------------------------------------------------------------------------------
-    def _state(self, kind: str, rater: str) -> tuple[list[dict], Counter, Counter]:
+    def _state(
+        self, conn: sa.Connection, kind: str, rater: str
+    ) -> tuple[list[dict], Counter, Counter]:
         """The rater's issued rows (always fresh), and issue counts per pair key and per
         (question, key): sampling weights only, so they may be `counts_ttl` seconds old."""
         t = issued_table
         base = (t.c.kind == kind) & (t.c.question_set == self.question_set)
-        with self.store.engine.connect() as conn:
-            mine = conn.execute(sa.select(t).where(base & (t.c.rater == rater))).mappings().all()
-            stamp, counts = self._counts.get(kind, (-1e18, None))
-            if counts is None or time.monotonic() - stamp >= self._counts_ttl:
-                rows = conn.execute(
-                    sa.select(t.c.question_id, t.c.pair_key, sa.func.count())
-                    .where(base)
-                    .group_by(t.c.question_id, t.c.pair_key)
-                ).all()
-                per_q = Counter({(q, k): n for q, k, n in rows})
-                per_key: Counter = Counter()
-                for (_, k), n in per_q.items():
-                    per_key[k] += n
-                counts = (per_key, per_q)
-                self._counts[kind] = (time.monotonic(), counts)
+        mine = conn.execute(sa.select(t).where(base & (t.c.rater == rater))).mappings().all()
+        stamp, counts = self._counts.get(kind, (-1e18, None))
+        if counts is None or time.monotonic() - stamp >= self._counts_ttl:
+            rows = conn.execute(
+                sa.select(t.c.question_id, t.c.pair_key, sa.func.count())
+                .where(base)
+                .group_by(t.c.question_id, t.c.pair_key)
+            ).all()
+            per_q = Counter({(q, k): n for q, k, n in rows})
+            per_key: Counter = Counter()
+            for (_, k), n in per_q.items():
+                per_key[k] += n
+            counts = (per_key, per_q)
+            self._counts[kind] = (time.monotonic(), counts)
         return [dict(r) for r in mine], *counts
 
     def _pick(
@@ -288,21 +290,32 @@ class ArenaService(Accounts):
         return cis[a][0] <= cis[b][1] and cis[b][0] <= cis[a][1]
 
     def _human_cis(self) -> dict[str, tuple[float, float]]:
-        """95% CIs of the human ratings, recomputed at most every `ci_ttl` seconds (a cache)."""
+        """95% CIs of the human ratings (a cache): older than `ci_ttl` seconds, they are
+        recomputed in a background thread while the old ones serve (issuing runs in the
+        thread that commits votes, which must not wait for a bootstrap)."""
         stamp, cis = self._ci
-        if time.monotonic() - stamp < self._ci_ttl or not self._ci_lock.acquire(blocking=False):
-            return cis
+        if time.monotonic() - stamp >= self._ci_ttl and self._ci_lock.acquire(blocking=False):
+            threading.Thread(target=self._refresh_cis, name="arena-cis", daemon=True).start()
+        return cis
+
+    def _refresh_cis(self) -> None:
         try:
             from arena.service_views import human_cis
 
             self._ci = (time.monotonic(), human_cis(self.store))
+        except Exception as exc:  # noqa: BLE001 - sampling weights only: keep the old ones
+            log.warning("could not refresh the human CIs: %s", store_cause(exc))
+            self._ci = (time.monotonic(), self._ci[1])
         finally:
             self._ci_lock.release()
-        return self._ci[1]
 
     def _next(self, kind: str, rater: str) -> Issued | None:
         """The rater's oldest open item, else a newly issued one; None when nothing is left."""
-        mine, per_key, per_q = self._state(kind, rater)
+        return self._writes.run(lambda conn: self._next_in(conn, kind, rater))
+
+    def _next_in(self, conn: sa.Connection, kind: str, rater: str) -> Issued | None:
+        """`_next` as a job of the commit thread: its reads and its insert in one batch."""
+        mine, per_key, per_q = self._state(conn, kind, rater)
         open_rows = sorted((r for r in mine if r["done_at"] is None), key=lambda r: r["created_at"])
         if open_rows:
             return self._issued(open_rows[0])
@@ -326,7 +339,7 @@ class ArenaService(Accounts):
                 "model_b": shown[1] if len(shown) > 1 else None,
                 "created_at": time.time(),
             }
-            if self._writes.run(lambda conn, row=row: _insert_new(conn, row)):
+            if _insert_new(conn, row):
                 return self._issued(row)
             seen.add((qid, key))
         return None
@@ -341,6 +354,23 @@ class ArenaService(Accounts):
     def next_battle(self, rater: str) -> Issued | None:
         """The rater's open battle, or a newly issued one; None when nothing is left."""
         return self._next("pair", rater)
+
+    async def next_battle_async(self, rater: str) -> Issued | None:
+        """`next_battle` for an event loop: runs in the commit thread, holds no worker thread."""
+        job = functools.partial(self._next_in, kind="pair", rater=rater)
+        return await self._run_async(job, "hand out battles")
+
+    async def _run_async(self, job, what: str):
+        try:
+            out = await asyncio.wrap_future(self._writes.submit(job))
+        except sa.exc.SQLAlchemyError as exc:
+            self.store_failed(exc)
+            raise Unavailable(
+                f"voting is paused: the server cannot {what} right now (nothing was saved); "
+                "please try again in a few minutes"
+            ) from None
+        self.store_ok()
+        return out
 
     @store_guard("hand out answers")
     def next_single(self, rater: str) -> Issued | None:
@@ -443,15 +473,7 @@ class ArenaService(Accounts):
     ) -> Reveal:
         """`vote` for an event loop: waits for the group commit without holding a thread."""
         job = self._vote_job(rater, battle_id, verdict, reason, session, addr)
-        try:
-            r = await asyncio.wrap_future(self._writes.submit(job))
-        except sa.exc.SQLAlchemyError as exc:
-            self.store_failed(exc)
-            raise Unavailable(
-                "voting is paused: the server cannot save votes right now (nothing was saved); "
-                "please try again in a few minutes"
-            ) from None
-        self.store_ok()
+        r = await self._run_async(job, "save votes")
         return Reveal(battle_id, [r["model_a"], r["model_b"]], verdict)
 
     @store_guard("save ratings")

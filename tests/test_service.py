@@ -118,7 +118,8 @@ def test_sampler_prefers_pairs_with_few_votes(store):
     for r in range(6):
         b = svc.next_battle(f"r{r}")
         svc.vote(f"r{r}", b.id, "A")
-    _, per_pair, _ = svc._state("pair", "nobody")
+    with store.engine.connect() as conn:
+        _, per_pair, _ = svc._state(conn, "pair", "nobody")
     assert sorted(per_pair.values()) == [2, 2, 2]  # 6 votes spread evenly over 3 pairs
 
 

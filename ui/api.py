@@ -192,12 +192,10 @@ def make_router(service: ArenaService) -> APIRouter:
         return {"user": u.name, "role": u.role}
 
     @r.post("/api/battle/next")
-    async def battle_next(request: Request, u: User = Depends(user_async)) -> Response:
-        # one hop to a worker thread for the store (a sync dependency would add another),
-        # among a few threads of its own: more only contend for the GIL
-        limiter = getattr(request.app.state, "api_limiter", None)
-        item = await anyio.to_thread.run_sync(service.next_battle, u.name, limiter=limiter)
-        return _json(_issued(item))
+    async def battle_next(u: User = Depends(user_async)) -> Response:
+        # async: picked in the thread that commits (reads and the insert in its next batch),
+        # so no worker thread is held and two threads, not a dozen, contend for the GIL
+        return _json(_issued(await service.next_battle_async(u.name)))
 
     @r.post("/api/battle/{battle_id}/vote")
     async def vote(

@@ -119,20 +119,20 @@ def build_app(service: ArenaService) -> gr.Blocks:
     return demo
 
 
-def create_server(service: ArenaService, threads: int = 4) -> FastAPI:
+def create_server(service: ArenaService, threads: int = 16) -> FastAPI:
     """FastAPI app with the raters' HTTP API and the Gradio UI mounted at "/".
 
     `threads` bounds the worker threads of blocking handlers: each holds a pooled database
     connection, and more threads (Starlette's default is 40) churn connections and the GIL
-    without adding throughput. Votes need none: they wait for their commit on the event loop.
+    without adding throughput. Next battle and vote need none: they are jobs of the commit
+    thread and wait for it on the event loop.
     """
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(_app: FastAPI):
         # Gradio's handlers (a live battle's stream holds a thread while it waits for tokens)
-        # and the other blocking endpoints share 16 threads; next-battle has its own few
-        anyio.to_thread.current_default_thread_limiter().total_tokens = 16
-        app.state.api_limiter = anyio.CapacityLimiter(threads)
+        # and the other blocking endpoints; the raters' hot calls need no thread
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         # hand the GIL over every 1 ms (default 5 ms): the event loop answers acknowledged
         # votes sooner while worker threads pick battles
         sys.setswitchinterval(0.001)

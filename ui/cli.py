@@ -135,7 +135,7 @@ def register(app: typer.Typer) -> None:
             None, "--live", help="Models YAML for live battles on the rater's own prompt."
         ),
         threads: int = typer.Option(
-            4, "--threads", help="Worker threads for store reads (votes wait on the event loop)."
+            16, "--threads", help="Worker threads for Gradio events, sign-in and leaderboards."
         ),
     ) -> None:
         extra = list(ctx.args)
@@ -229,7 +229,7 @@ def serve(
     seed,
     limits=None,
     live=None,
-    threads=4,
+    threads=16,
 ) -> None:
     """Load everything, check the binding rule, then run the server until interrupted."""
     from ui.auth import check_bind, load_users
