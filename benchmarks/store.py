@@ -197,6 +197,22 @@ def bench(name: str, target: str, n_battles: int, n_questions: int, fill: bool) 
     return out
 
 
+def fresh_schema(url: str) -> str:
+    """`url` with its search_path on a new, empty schema (nothing else in the database is touched)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from arena.core.store import make_engine
+
+    schema = "bench_" + uuid.uuid4().hex[:10]
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--battles", type=int, default=1_000_000)
@@ -207,18 +223,19 @@ def main() -> None:
     ap.add_argument(
         "--no-pg", action="store_true", help="skip PostgreSQL even if ARENA_TEST_PG_URL is set"
     )
+    ap.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     args = ap.parse_args()
+    results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = args.keep or Path(tmp) / "bench.sqlite"
-        results = {
-            "sqlite": bench("sqlite", str(path), args.battles, args.questions, not path.exists())
-        }
+        if not args.no_sqlite:
+            results["sqlite"] = bench(
+                "sqlite", str(path), args.battles, args.questions, not path.exists()
+            )
         pg = os.environ.get("ARENA_TEST_PG_URL")
         if pg and not args.no_pg:
-            from tests.system_parts import pg_url_with_fresh_schema
-
             results["postgresql"] = bench(
-                "postgresql", pg_url_with_fresh_schema(), args.battles, args.questions, True
+                "postgresql", fresh_schema(pg), args.battles, args.questions, True
             )
     missed = [
         f"{db}:{k}"
