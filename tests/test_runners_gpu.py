@@ -28,6 +28,7 @@ def _table(out: dict) -> list[tuple]:
     return sorted((r["dataset"], r["subset"] or "", r["metric"], r["value"], r["n"]) for r in out["results"])
 
 
+@pytest.mark.slow
 def test_num_gpus_2_splits_across_two_workers_same_table(tiny_model_dir, tmp_path, monkeypatch):
     seq, _ = _eval(tiny_model_dir, tmp_path / "seq", "--batch-size", "4")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")  # two simulated devices (no CUDA here)
