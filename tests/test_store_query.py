@@ -233,3 +233,22 @@ def test_ratings_read_a_store_as_they_read_its_jsonl_export(tmp_path):
     )
     assert sc.exit_code == 0, sc.output
     assert json.loads(sc.stdout)["models"].keys() == {"m0", "m1", "m2"}
+
+
+def test_ratings_read_a_postgresql_store_by_url(tmp_path):
+    from typer.testing import CliRunner
+
+    from arena.cli import app
+
+    url = pg_url_with_fresh_schema()
+    pg, lite = Store(url), Store(tmp_path / "s.sqlite")
+    for s in (pg, lite):
+        s.put_many(_battles(90))
+        s.close()
+    runner = CliRunner()
+    a = runner.invoke(app, ["ratings", "bt", url, "--json", "--bootstrap", "0"])
+    b = runner.invoke(app, ["ratings", "bt", str(tmp_path / "s.sqlite"), "--json", "--bootstrap", "0"])
+    assert a.exit_code == 0 and b.exit_code == 0, (a.output, b.output)
+    assert json.loads(a.stdout) == json.loads(b.stdout)
+    missing = runner.invoke(app, ["ratings", "bt", str(tmp_path / "nope.jsonl")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output

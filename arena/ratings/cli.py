@@ -9,6 +9,7 @@ standard error instead) and ``--style-control`` applies to ``bt`` only.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +27,7 @@ from .winrate import WINRATE_COLUMNS, win_rate_vs_baseline
 app = typer.Typer(help="Ratings from battles: online Elo, Bradley-Terry with CIs, win rates, LC.")
 
 FileArg = typer.Argument(
-    ..., exists=True, dir_okay=False, help="battles file (JSON/JSONL) or an Arena store (.sqlite)"
+    ..., dir_okay=False, help="battles file (JSON/JSONL), an Arena store (.sqlite) or a store URL"
 )
 FormatOpt = typer.Option(
     None, "--format", help=f"one of {', '.join(FORMATS)}, store; default: detect"
@@ -64,7 +65,13 @@ def _is_store(path: Path) -> bool:
         return fh.read(16) == b"SQLite format 3\x00"
 
 
-def _from_store(path: Path, features: bool, where: list[str] | None = None) -> pd.DataFrame:
+def _store_url(path: Path) -> str | None:
+    """A database URL given as FILE (`postgresql://...`; Path folded its '//'), else None."""
+    m = re.match(r"^([a-z][a-z0-9+]*):/+(.*)$", str(path))
+    return f"{m.group(1)}://{m.group(2)}" if m and m.group(1) not in ("file",) else None
+
+
+def _from_store(path: Path | str, features: bool, where: list[str] | None = None) -> pd.DataFrame:
     """The Battle records of an Arena store (SQLite file), read column by column: only the
     columns the command needs (a million battles are read in about a second)."""
     from arena.core.records import Battle
@@ -88,8 +95,11 @@ def _load(
     path: Path, fmt: str | None, where: list[str] | None = None, features: bool = True
 ) -> pd.DataFrame:
     try:
-        store = fmt == "store" or (fmt is None and _is_store(path))
-        df = _from_store(path, features, where) if store else load_battles(path, fmt)
+        url = _store_url(path)
+        if url is None and not path.is_file():
+            raise typer.BadParameter(f"{path} does not exist", param_hint="FILE")
+        store = url is not None or fmt == "store" or (fmt is None and _is_store(path))
+        df = _from_store(url or path, features, where) if store else load_battles(path, fmt)
         if df.attrs.get("skipped"):
             n = df.attrs["skipped"]
             df.attrs["notes"] = [f"{n} row(s) with an 'error' winner skipped (as FastChat does)"]
