@@ -108,10 +108,7 @@ def robustness_sections(data: Any, fig: Any) -> list[tuple[str, str, str, str, s
     tables = data.section(SECTION)
     if not tables:
         return []
-    try:
-        from arena.report.html_table import html_table
-    except ImportError:  # older layout: the table writer lives in html.py
-        from arena.report.html import html_table  # type: ignore[attr-defined,no-redef]
+    from arena.report.html_table import html_table
     chart = spread_chart(tables[0])
     body = (fig(chart, "fig-robustness") if chart is not None else "") + "".join(
         html_table(t) for t in tables
