@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from arena.core.errors import ConfigError, DataError
 from arena.core.records import Sample
 from arena.core.registry import data_dir
-from objective.datasets import Dataset
+from objective.dataset_types import Dataset
 
 ID_RE = re.compile(r"-L(\d+)-D(\d+(?:\.\d+)?)-R(\d+)$")
 SEPARATOR = "\n"  # around each needle, as NeedleBench
@@ -493,7 +493,7 @@ def load_needle_card(raw: dict, path: Path, lines: dict) -> NeedleDataset:
     prompt is the generated text itself and its metric `needle` (see `score_answer`).
     """
     from arena.core.config import validate
-    from objective.datasets import DatasetCard
+    from objective.dataset_types import DatasetCard
 
     raw = dict(raw)
     raw.pop("source")

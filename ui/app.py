@@ -7,6 +7,7 @@ service keeps its state in the store.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 
@@ -136,6 +137,11 @@ def create_server(service: ArenaService, threads: int = 16) -> FastAPI:
         # hand the GIL over every 1 ms (default 5 ms): the event loop answers acknowledged
         # votes sooner while worker threads pick battles
         sys.setswitchinterval(0.001)
+        # everything built so far (Gradio, pandas, plotly: millions of objects) lives as long
+        # as the server: keep it out of the cyclic collector, whose full passes over it
+        # stopped every thread for hundreds of milliseconds (the slowest votes)
+        gc.collect()
+        gc.freeze()
         yield
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
