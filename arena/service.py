@@ -360,9 +360,9 @@ class ArenaService(Accounts):
         job = functools.partial(self._next_in, kind="pair", rater=rater)
         return await self._run_async(job, "hand out battles")
 
-    async def _run_async(self, job, what: str):
+    async def _run_async(self, job, what: str, urgent: bool = False):
         try:
-            out = await asyncio.wrap_future(self._writes.submit(job))
+            out = await asyncio.wrap_future(self._writes.submit(job, urgent))
         except sa.exc.SQLAlchemyError as exc:
             self.store_failed(exc)
             raise Unavailable(
@@ -459,7 +459,8 @@ class ArenaService(Accounts):
         Returns when the `Vote` and `Battle` rows are committed; then reveals the models.
         Anonymous raters are held to the vote limits of their session and address.
         """
-        r = self._writes.run(self._vote_job(rater, battle_id, verdict, reason, session, addr))
+        job = self._vote_job(rater, battle_id, verdict, reason, session, addr)
+        r = self._writes.run(job, urgent=True)  # a rater waits for this acknowledgement
         return Reveal(battle_id, [r["model_a"], r["model_b"]], verdict)
 
     async def vote_async(
@@ -473,7 +474,7 @@ class ArenaService(Accounts):
     ) -> Reveal:
         """`vote` for an event loop: waits for the group commit without holding a thread."""
         job = self._vote_job(rater, battle_id, verdict, reason, session, addr)
-        r = await self._run_async(job, "save votes")
+        r = await self._run_async(job, "save votes", urgent=True)
         return Reveal(battle_id, [r["model_a"], r["model_b"]], verdict)
 
     @store_guard("save ratings")
@@ -512,5 +513,5 @@ class ArenaService(Accounts):
             )
             return r
 
-        r = self._writes.run(job)  # returns after the commit
+        r = self._writes.run(job, urgent=True)  # returns after the commit
         return Reveal(item_id, [r["model_a"]], str(overall))

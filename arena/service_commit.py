@@ -9,8 +9,8 @@ Nothing acknowledged ever lives only in memory: the queue holds requests still i
 
 from __future__ import annotations
 
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -30,21 +30,30 @@ class GroupCommit:
     transaction so that one bad job cannot fail the others.
     """
 
-    def __init__(self, engine: Engine, max_batch: int = 128) -> None:
+    def __init__(self, engine: Engine, max_batch: int = 128, max_normal: int = 16) -> None:
         self.engine = engine
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[Job, Future]] = queue.SimpleQueue()
+        self.max_normal = max_normal
+        self._urgent: deque[tuple[Job, Future]] = deque()
+        self._normal: deque[tuple[Job, Future]] = deque()
+        self._ready = threading.Semaphore(0)  # one permit per queued job
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
-    def run(self, job: Job) -> Any:
+    def run(self, job: Job, urgent: bool = False) -> Any:
         """Run `job(conn)` in the next batch; returns its result after the commit."""
-        return self.submit(job).result()
+        return self.submit(job, urgent).result()
 
-    def submit(self, job: Job) -> Future:
-        """Queue `job(conn)` for the next batch; the future resolves after the commit."""
+    def submit(self, job: Job, urgent: bool = False) -> Future:
+        """Queue `job(conn)` for the next batch; the future resolves after the commit.
+
+        Urgent jobs (votes: a rater waits for the acknowledgement) all go into the next
+        batch; other jobs (issuing battles) at most `max_normal` per batch, so a batch stays
+        short while votes wait.
+        """
         fut: Future = Future()
-        self._queue.put((job, fut))
+        (self._urgent if urgent else self._normal).append((job, fut))
+        self._ready.release()
         if self._thread is None:
             with self._start_lock:
                 if self._thread is None:
@@ -54,14 +63,27 @@ class GroupCommit:
                     self._thread.start()
         return fut
 
+    def _take(self) -> list[tuple[Job, Future]]:
+        """The next batch: every waiting urgent job, then up to `max_normal` others."""
+        self._ready.acquire()  # at least one job is queued
+        jobs: list[tuple[Job, Future]] = []
+        for source, cap in ((self._urgent, self.max_batch), (self._normal, self.max_normal)):
+            taken = 0
+            while taken < cap and len(jobs) < self.max_batch:
+                try:
+                    jobs.append(source.popleft())
+                except IndexError:
+                    break
+                taken += 1
+        for _ in range(len(jobs) - 1):  # the permits of the other jobs taken (released soon
+            self._ready.acquire()  # after their append if not yet)
+        return jobs
+
     def _loop(self) -> None:
         while True:
-            jobs = [self._queue.get()]
-            while len(jobs) < self.max_batch:
-                try:
-                    jobs.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            jobs = self._take()
+            if not jobs:  # pragma: no cover - a permit always comes with a queued job
+                continue
             try:
                 with self.engine.begin() as conn:
                     outcomes = [self._one(conn, job) for job, _ in jobs]

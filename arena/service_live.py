@@ -390,7 +390,7 @@ class LiveArena:
             svc._insert(conn, *self._records(r, verdict, reason, rater, session))
             return r
 
-        r = svc._writes.run(job)
+        r = svc._writes.run(job, urgent=True)
         return LiveState(
             r["id"],
             r["mode"],

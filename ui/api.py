@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Literal
 
-import anyio
-import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import (
@@ -20,7 +17,6 @@ from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
     RedirectResponse,
-    Response,
     StreamingResponse,
 )
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,7 +40,6 @@ from ui.auth import (
     login_page,
     request_token,
     request_user,
-    session_ref,
 )
 from ui.security import SecurityHeaders
 
@@ -69,11 +64,6 @@ class AnonymousBody(_Body):
     code: str = Field("", max_length=200)
 
 
-class VoteBody(_Body):
-    winner: Literal["A", "B", "tie", "bothbad"]
-    reason: str = Field("", max_length=2000)
-
-
 class ScoreBody(_Body):
     item_id: str = Field(max_length=64)
     score: int = Field(ge=1, le=10)
@@ -94,11 +84,6 @@ def _session_response(request: Request, session: Session) -> JSONResponse:
         max_age=7 * 24 * 3600,
     )
     return resp
-
-
-def _json(data: dict) -> Response:
-    """A JSON response without FastAPI's encoder pass (plain str/int/list data only)."""
-    return Response(orjson.dumps(data), media_type="application/json")
 
 
 def _issued(item: Issued | None) -> dict:
@@ -155,15 +140,6 @@ def make_router(service: ArenaService) -> APIRouter:
             raise Forbidden("admins only")
         return u
 
-    async def user_async(request: Request) -> User:
-        """`user` without a worker thread when the session is in the service's memory."""
-        known, u = service.cached_session_user(request_token(request))
-        if not known:
-            u = await anyio.to_thread.run_sync(service_user, service, request)
-        if u is None:
-            raise Unauthorized("sign in first")
-        return u
-
     @r.post("/api/login")
     def login(body: LoginBody, request: Request) -> JSONResponse:
         session = service.login(body.username, body.password, addr=client_addr(request))
@@ -191,24 +167,8 @@ def make_router(service: ArenaService) -> APIRouter:
     def me(u: User = Depends(user)) -> dict:
         return {"user": u.name, "role": u.role}
 
-    @r.post("/api/battle/next")
-    async def battle_next(u: User = Depends(user_async)) -> Response:
-        # async: picked in the thread that commits (reads and the insert in its next batch),
-        # so no worker thread is held and two threads, not a dozen, contend for the GIL
-        return _json(_issued(await service.next_battle_async(u.name)))
-
-    @r.post("/api/battle/{battle_id}/vote")
-    async def vote(
-        battle_id: str, body: VoteBody, request: Request, u: User = Depends(user_async)
-    ) -> Response:
-        # async: the vote waits for its group commit on the event loop, not in one of the
-        # few worker threads, so every waiting vote joins the same commit
-        session = session_ref(request_token(request))
-        rev = await service.vote_async(
-            u.name, battle_id, body.winner, body.reason, session=session, addr=client_addr(request)
-        )
-        models = {"A": rev.models[0], "B": rev.models[1]}
-        return _json({"battle_id": rev.id, "winner": rev.verdict, "models": models})
+    # POST /api/battle/next and /api/battle/{id}/vote are answered by `ui.fastpath.FastPath`
+    # in front of this app (same rules and bodies, without FastAPI's per-call machinery)
 
     @r.post("/api/single/next")
     def single_next(u: User = Depends(user)) -> dict:

@@ -23,6 +23,7 @@ from ui import admin, battle, leaderboard, live, single  # noqa: E402
 from ui.api import install  # noqa: E402
 from ui.auth import request_user  # noqa: E402
 from ui.common import gradio_user  # noqa: E402
+from ui.fastpath import FastPath  # noqa: E402
 
 CSS = """
 .arena-question{background:var(--background-fill-secondary);border:1px solid var(--border-color-primary);
@@ -120,7 +121,7 @@ def build_app(service: ArenaService) -> gr.Blocks:
     return demo
 
 
-def create_server(service: ArenaService, threads: int = 16) -> FastAPI:
+def create_server(service: ArenaService, threads: int = 16) -> FastPath:
     """FastAPI app with the raters' HTTP API and the Gradio UI mounted at "/".
 
     `threads` bounds the worker threads of blocking handlers: each holds a pooled database
@@ -155,7 +156,7 @@ def create_server(service: ArenaService, threads: int = 16) -> FastAPI:
             return None
         return user.name if user else None
 
-    return gr.mount_gradio_app(
+    app = gr.mount_gradio_app(
         app,
         build_app(service),
         path="/",
@@ -168,3 +169,5 @@ def create_server(service: ArenaService, threads: int = 16) -> FastAPI:
         css=CSS,
         head='<script src="arena-static/keys.js"></script>',
     )
+    # next battle and vote skip FastAPI's machinery: the event loop is what limits them
+    return FastPath(app, service)
