@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from starlette.requests import cookie_parser
 
 from arena.service import VERDICTS, ArenaService, ServiceError, TooMany, Unavailable
+from ui.api import _issued  # the one place that shapes an issued battle
 from ui.auth import SESSION_COOKIE, session_ref
 from ui.security import HEADERS, csp_for
 
@@ -122,8 +123,6 @@ class FastPath:
             raise HTTPError(401, "sign in first")
         try:
             if vote is None:
-                from ui.api import _issued  # the one place that shapes an issued battle
-
                 return _issued(await svc.next_battle_async(user.name))
             winner, reason = _vote_body(raw)
             client = scope.get("client")
