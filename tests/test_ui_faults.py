@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from arena.core.records import Battle, Vote, write_jsonl
 from arena.core.store import Store
 from arena.service import hash_password
+from tests.test_ui_browser import browser_page  # noqa: F401 - a fixture
 from tests.ui_fixtures import fill_store, free_port, questions, wait_up
 
 ARENA = str(Path(sys.executable).parent / "arena")
@@ -135,3 +137,33 @@ def test_unusable_store_path_fails_at_start_in_one_line(tmp_path):
         assert len(err) == 1, r.stderr
         assert f"--store {bad}: cannot open the store" in err[0]
         assert "Traceback" not in r.stderr + r.stdout
+
+
+@pytest.mark.browser
+def test_paused_message_in_the_page(tmp_path, browser_page):  # noqa: F811
+    """The store stops taking writes while a rater is on the battle page: the page says
+    voting is paused and that the vote was not saved (no bare error)."""
+    import sqlalchemy as sa
+
+    from arena.service import ArenaService
+    from tests.test_ui_browser import open_battle, sign_in
+    from tests.ui_fixtures import MODELS, answers, serve_in_thread
+    from ui.app import create_server
+
+    page, _, dialogs = browser_page
+    store = fill_store(tmp_path / "arena.sqlite")
+    svc = ArenaService(store, questions(), answers(), MODELS, seed=5)
+    svc.set_user("ann", "rater", hash_password("pw"))
+    with serve_in_thread(create_server(svc)) as url:
+        sign_in(page, url, "ann", "pw")
+        open_battle(page)
+
+        def broken(job, urgent=False):  # what a full disk looks like to the service
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("database or disk is full"))
+
+        svc._writes.run = broken
+        page.click("#vote-a")
+        toast = page.wait_for_selector("text=voting is paused")
+        assert "nothing was saved" in toast.inner_text()
+        assert "Vote saved" not in page.inner_text("#battle-reveal")
+    assert store.count(Vote) == 0 and dialogs == []
