@@ -46,21 +46,20 @@ def _constants(
     conn: sa.Connection, table: sa.Table, fcs: list[FieldColumn], conds: list[Any]
 ) -> tuple[int, dict[str, Any]]:
     """Row count and the columns that hold one value (or only NULLs) in every matching row:
-    one aggregate pass in the database, so those columns are filled in, not fetched."""
-    # strings are only checked for all-NULL: comparing text for min/max costs a full fetch
-    scalar = [fc for fc in fcs if fc.kind != "json"]
+    one aggregate pass in the database, so those columns are filled in, not fetched.
+
+    Only fields with a default are checked (a `rater` of "", a `tstamp` of None, a `turn`
+    of 1): required ones (models, question ids) vary, and checking costs a scan each.
+    """
+    checked = [fc for fc in fcs if fc.optional and fc.kind != "json"]
     aggs: list[Any] = [sa.func.count()]
-    for fc in scalar:
+    for fc in checked:  # booleans: only "all NULL" (min/max of a boolean is not portable)
         c = table.c[fc.column]
-        num = fc.kind in ("int", "float")
-        aggs += [
-            sa.func.count(c),
-            sa.func.min(c) if num else sa.null(),
-            sa.func.max(c) if num else sa.literal(1),
-        ]
+        same = fc.kind != "bool"
+        aggs += [sa.func.count(c), sa.func.min(c) if same else sa.null(), sa.func.max(c) if same else sa.literal(1)]
     row = conn.execute(sa.select(*aggs).where(*conds)).one()
     n, const = int(row[0]), {}
-    for i, fc in enumerate(scalar):
+    for i, fc in enumerate(checked):
         cnt, lo, hi = row[1 + 3 * i : 4 + 3 * i]
         if cnt == 0:
             const[fc.field] = None
@@ -112,15 +111,16 @@ def build_frame(
         elif kind == "bool":
             data[f] = pd.Series([None if v is None else bool(v) for v in col]).infer_objects()
         elif kind == "str":
-            data[f] = pd.Series(col, dtype=object)
+            data[f] = pd.Series(col, dtype=object, copy=False)
         else:
             data[f] = pd.Series(col, dtype=object).infer_objects()
     if blob:
         docs = _parse_json(grid[:, -1])
         for f in blob:
             data[f] = [d.get(f) for d in docs]
+    # copy=False: one block per column, not one consolidated copy of every object column
     df = pd.DataFrame(
-        {f: pd.Series(v, dtype=object) if len(v) == 0 else v for f, v in data.items()}
+        {f: pd.Series(v, dtype=object) if len(v) == 0 else v for f, v in data.items()}, copy=False
     )
     for k, v in rest.items():
         many = isinstance(v, (list, tuple, set, frozenset))
@@ -129,7 +129,9 @@ def build_frame(
                 lambda x, v=v, many=many: (x in v) if many and not isinstance(x, list) else x == v
             )
         ]
-    return df.reset_index(drop=True)[wanted]
+    if rest:
+        df = df.reset_index(drop=True)
+    return df if list(df.columns) == wanted else df[wanted]
 
 
 BATTLE_COLUMNS = ["model_a", "model_b", "winner", "weight", "question_id", "source", "turn",

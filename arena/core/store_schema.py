@@ -32,6 +32,7 @@ class FieldColumn:
     field: str
     column: str
     kind: str
+    optional: bool = True  # has a default (so often one value in every row, e.g. "" or None)
 
 
 def _kind(annotation: Any) -> str:
@@ -52,7 +53,7 @@ def field_columns(cls: type[Record]) -> tuple[FieldColumn, ...]:
         if name in cls.blob_fields:
             continue
         col = f"f_{name}" if name in RESERVED else name
-        out.append(FieldColumn(name, col, _kind(info.annotation)))
+        out.append(FieldColumn(name, col, _kind(info.annotation), not info.is_required()))
     return tuple(out)
 
 
