@@ -224,6 +224,9 @@ def main() -> None:
         "--no-pg", action="store_true", help="skip PostgreSQL even if ARENA_TEST_PG_URL is set"
     )
     ap.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    ap.add_argument(
+        "--pg-schema", help="measure a schema an earlier run filled (its name is printed)"
+    )
     args = ap.parse_args()
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -234,8 +237,15 @@ def main() -> None:
             )
         pg = os.environ.get("ARENA_TEST_PG_URL")
         if pg and not args.no_pg:
+            sep = "&" if "?" in pg else "?"
+            url = (
+                f"{pg}{sep}options=-csearch_path%3D{args.pg_schema}"
+                if args.pg_schema
+                else fresh_schema(pg)
+            )
+            print(f"[postgresql] schema {url.rsplit('%3D', 1)[-1]}", flush=True)
             results["postgresql"] = bench(
-                "postgresql", fresh_schema(pg), args.battles, args.questions, True
+                "postgresql", url, args.battles, args.questions, not args.pg_schema
             )
     missed = [
         f"{db}:{k}"
