@@ -86,18 +86,24 @@ def _variants_of(by_key: dict, model: str, dataset: str) -> float | None:
     return None if top is None else top.value
 
 
+def shown_columns(rows: list[dict[str, object]]) -> list[str]:
+    """The columns with a value in some row (no variant columns in a --circular-only run)."""
+    return [c for c in COLUMNS if c in COLUMNS[:4] or any(r.get(c) is not None for r in rows)]
+
+
 def cells(rows: list[dict[str, object]]) -> list[list[str]]:
     def fmt(v: object) -> str:
         if v is None:
             return "-"
         return f"{v:.2f}" if isinstance(v, float) else str(v)
 
-    return [list(COLUMNS)] + [[fmt(r[c]) for c in COLUMNS] for r in rows]
+    cols = shown_columns(rows)
+    return [cols] + [[fmt(r[c]) for c in cols] for r in rows]
 
 
 def to_text(rows: list[dict[str, object]]) -> str:
     table = cells(rows)
-    widths = [max(len(r[i]) for r in table) for i in range(len(COLUMNS))]
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return (

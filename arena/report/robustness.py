@@ -16,6 +16,7 @@ from arena.core.records import DatasetResult
 from arena.report.tables import ReportTable
 
 SECTION = "robustness"
+CHART_COLUMNS = ("original", "mean rotation", "circular", "var mean", "var min", "var max")
 NOTE = (
     "Accuracy in %. original: the options in the data's order; mean rotation: the mean over every "
     "cyclic rotation of the options; circular: questions answered right under all rotations "
@@ -39,7 +40,7 @@ def split_results(
 
 def robustness_tables(results: Iterable[DatasetResult]) -> list[ReportTable]:
     """The robustness table of a run (empty when it used neither --circular nor --variants)."""
-    from objective.robustness_summary import COLUMNS, robustness_rows
+    from objective.robustness_summary import robustness_rows, shown_columns
 
     ordered = sorted(
         results, key=lambda r: (r.model, r.dataset, r.subset is not None, r.subset or "")
@@ -47,8 +48,9 @@ def robustness_tables(results: Iterable[DatasetResult]) -> list[ReportTable]:
     rows = robustness_rows(ordered)
     if not rows:
         return []
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    numeric = [c for c in COLUMNS if c not in ("model", "dataset", "metric", "n", "variants")]
+    cols = shown_columns(rows)
+    frame = pd.DataFrame(rows, columns=cols)
+    numeric = [c for c in cols if c not in ("model", "dataset", "metric", "n", "variants")]
     return [
         ReportTable(
             "table-robustness",
@@ -69,6 +71,7 @@ def spread_chart(table: ReportTable) -> Any:
     from arena.report.charts import esc
 
     f = table.frame[~table.frame["dataset"].astype(str).str.contains("/")]
+    f = f.reindex(columns=[*f.columns, *(c for c in CHART_COLUMNS if c not in f.columns)])
     if f.empty:
         return None
     x = [esc(f"{d} · {m}") for d, m in zip(f["dataset"], f["model"])]
@@ -97,8 +100,8 @@ def spread_chart(table: ReportTable) -> Any:
         barmode="group",
         height=320,
         yaxis={"title": "accuracy %", "range": [0, 100]},
-        title={"text": "Spread per dataset", "font": {"size": 14}},
-        legend={"orientation": "h", "y": -0.25},
+        margin={"t": 20},
+        legend={"orientation": "h", "y": -0.2},
     )
     return fig
 
@@ -109,6 +112,7 @@ def robustness_sections(data: Any, fig: Any) -> list[tuple[str, str, str, str, s
     if not tables:
         return []
     from arena.report.html_table import html_table
+
     chart = spread_chart(tables[0])
     body = (fig(chart, "fig-robustness") if chart is not None else "") + "".join(
         html_table(t) for t in tables
