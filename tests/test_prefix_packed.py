@@ -128,7 +128,17 @@ def test_greedy_flag_matches_naive(tiny):
     assert got[0][-1].is_greedy
 
 
-def test_select_scorer_picks_packed_off_cpu_and_when_forced(tiny):
+def test_select_scorer_per_device_and_workload(tiny, monkeypatch):
+    from arena.models.prefix import shared_fraction
+
     assert isinstance(select_scorer(tiny, 512, 8, mode="packed"), PackedScorer)
     assert isinstance(select_scorer(tiny, 512, 8, mode="staged"), PrefixScorer)
-    assert isinstance(select_scorer(tiny, 512, 8), (PackedScorer, PrefixScorer))
+    own = _groups(6, 8, tiny.config.vocab_size, shared=0, rest=(30, 60), no_prefix_every=1)
+    common = _groups(7, 8, tiny.config.vocab_size, shared=120, rest=(1, 10), no_prefix_every=100)
+    assert shared_fraction(own, 512) < 0.5 < shared_fraction(common, 512)
+    # CPU: packed only where a long prefix is shared across questions (else staged is faster)
+    assert isinstance(select_scorer(tiny, 512, 8, groups=own), PrefixScorer)
+    assert isinstance(select_scorer(tiny, 512, 8, groups=common), PackedScorer)
+    # an accelerator: always packed
+    monkeypatch.setattr(type(tiny), "device", property(lambda self: torch.device("cuda")))
+    assert isinstance(select_scorer(tiny, 512, 8, groups=own), PackedScorer)

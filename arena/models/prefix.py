@@ -1,10 +1,11 @@
 """Fast multiple-choice scoring: encode a shared context once, continue every option from it.
 
-Two scorers. `PackedScorer` (the default, `select_scorer`) puts many questions in one
-forward: each question's context and all its options in one row under a block 4D mask,
-a prefix shared across questions encoded once, the LM head only where an option token is
-predicted, and everything reduced on the device. `PrefixScorer` (below, "staged") runs a
-forward per question for its options; it stays for models the packed one cannot take.
+Two scorers (`select_scorer` picks). `PackedScorer` puts many questions in one forward:
+each question's context and all its options in one row under a block 4D mask, a prefix
+shared across questions encoded once, the LM head only where an option token is predicted,
+and everything reduced on the device; the default on accelerators. `PrefixScorer` (below,
+"staged") runs a forward per question for its options: faster on a CPU when each question
+has its own long context, and the path for models the packed one cannot take.
 
 The naive way (OpenCompass's PPLInferencer) runs one full forward pass per option, so a
 4-option question with a 500-token few-shot context costs 2,000 context tokens. Here:
@@ -457,16 +458,37 @@ class PackedScorer:
         return results
 
 
-def select_scorer(model: Any, max_seq_len: int, batch_size: int, mode: str = "auto") -> Any:
+CPU_SHARED_FRACTION = 0.5  # on a CPU, packed pays off when this much context is a shared prefix
+
+
+def shared_fraction(groups: Sequence[Group], max_seq_len: int, min_shared: int = 16) -> float:
+    """Share of all context tokens that sit in a prefix common to several questions."""
+    ctxs = [truncate_group(list(c), o, max_seq_len) for c, o in groups]
+    total = sum(map(len, ctxs))
+    if not total:
+        return 0.0
+    order = sorted(range(len(ctxs)), key=lambda i: ctxs[i])
+    return sum(shared * len(m) for m, shared in _chunks(ctxs, order, min_shared)) / total
+
+
+def select_scorer(model: Any, max_seq_len: int, batch_size: int, mode: str = "auto",
+                  groups: Sequence[Group] | None = None) -> Any:
     """The ppl scorer for `model`: "packed" (block mask), "staged" (per-question cache) or "auto".
 
-    auto: packed whenever the model supports it. It was measured faster on both kinds of
-    device: 4.7x an lm-eval-style reference on an H200 (probe), and on 2 CPU cores about
-    1.2-1.9x the staged scorer on SmolLM2-135M (benchmarks/objective_gpu.py).
+    auto: packed on accelerators (4.7x an lm-eval-style reference on an H200 in the probe,
+    where per-forward overhead dominates). On a CPU the block mask forces attention's plain
+    math kernel, which costs more than the per-question forwards it saves when each question
+    has its own long context (measured 7-25% slower on 2 cores, SmolLM2-135M); packed wins
+    there only when most context is a prefix shared across questions (encoded once), so
+    auto picks packed on a CPU when `groups` share at least half their context tokens.
     """
     if mode not in ("auto", "packed", "staged"):
         raise ValueError(f"unknown ppl scorer {mode!r}; use auto, packed or staged")
-    if mode == "packed" or (mode == "auto" and PackedScorer.supported(model)):
+    if mode == "auto" and PackedScorer.supported(model):
+        on_cpu = torch.device(getattr(model, "device", "cpu")).type == "cpu"
+        if not on_cpu or (groups is not None and shared_fraction(groups, max_seq_len) >= CPU_SHARED_FRACTION):
+            mode = "packed"
+    if mode == "packed":
         return PackedScorer(model, max_seq_len, batch_size)
     return PrefixScorer(model, max_seq_len, batch_size)
 
@@ -483,6 +505,6 @@ def score_groups(model: Any, groups: Sequence[Group], max_seq_len: int, batch_si
         vocab = getattr(getattr(model, "config", None), "vocab_size", 32000) or 32000
         scored = max((sum(map(len, o)) for _, o in groups), default=1)
         batch_size = auto_batch_size(model, row, extra_per_item=row * row + 8 * scored * vocab)
-    scorer = select_scorer(model, max_seq_len, int(batch_size), mode)
+    scorer = select_scorer(model, max_seq_len, int(batch_size), mode, groups)
     scorer.on_oom = Backoff()
     return scorer.score(groups)
