@@ -47,7 +47,9 @@ STATS = ("mean", "std", "min", "max")
 
 def is_robustness_metric(metric: str) -> bool:
     """Rows that belong to the robustness table rather than the main one."""
-    return metric in CIRCULAR_METRICS or metric in ("stability", "variants") or "@" in metric
+    if metric in CIRCULAR_METRICS or metric in ("stability", "variants"):
+        return True
+    return "@" in metric and metric.rsplit("@", 1)[1] in STATS  # not pass@1
 
 
 @dataclass

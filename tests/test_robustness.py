@@ -18,6 +18,7 @@ from objective.robustness import (
     circular_patterns,
     circular_samples,
     evaluate_robust,
+    is_robustness_metric,
     make_variants,
     original_choice,
 )
@@ -183,7 +184,9 @@ def test_variants_spread_and_stability_by_hand(tmp_path, store):
         config=EvalConfig(prompt_style="base"),
         progress=lambda done, total: seen.append((done, total)),
     )
-    assert seen[-1] == (3, 3) and all(t == 3 for _, t in seen)  # counted in questions over all passes
+    assert seen[-1] == (3, 3) and all(
+        t == 3 for _, t in seen
+    )  # counted in questions over all passes
     got = _rows(rows)
     accs = [100 / 3, 200 / 3, 100 / 3]  # q3 right only when its D is shown as A (rotation 1)
     assert got[(None, "accuracy")] == pytest.approx(accs[0])
@@ -331,3 +334,12 @@ def test_variants_of_a_zero_shot_gen_set_warn_and_run_once(tmp_path, store, capl
         )
     assert model.calls == 2 and "only 1 distinct prompt variant" in caplog.text
     assert {r.metric for r in rows} == {"exact_match"}  # no rotation of a question without options
+
+
+def test_robustness_metric_names():
+    assert all(
+        map(is_robustness_metric, ("acc_circular", "perf_circular", "accuracy@std", "pass@1@max"))
+    )
+    assert not any(
+        map(is_robustness_metric, ("accuracy", "pass@1", "naive_average", "accuracy_token"))
+    )
