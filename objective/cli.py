@@ -144,8 +144,10 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     store, work = run.store, run.dir
     if args.contamination_labels:
         from objective.contamination import split_by_labels
+        from objective.robustness import is_robustness_metric
 
-        results += split_by_labels(results, store, args.contamination_labels)
+        plain = [r for r in results if not is_robustness_metric(r.metric)]  # clean/dirty of the main rows
+        results += split_by_labels(plain, store, args.contamination_labels)
     from objective.robustness import is_robustness_metric
     from objective.robustness_summary import robustness_rows, write_robustness
 
