@@ -3,8 +3,8 @@
 ppl: 4-option questions (benchmarks/mcq_synth.py) in two workloads, each question with its own
 few-shot preamble, and one preamble shared by every question. The reference is lm-eval's
 way: length-sorted batches of 32, one full forward per (context + option), right padding.
-Ours: `arena.models.prefix.score_groups` (the packed block-mask scorer), and the staged
-scorer it replaced. Printed: seconds, speed-up, argmin agreement and max |NLL difference|
+Ours: `arena.models.prefix.score_groups` with its automatic choice, plus both scorers
+forced: packed (block mask, the default on GPUs) and staged (a forward per question). Printed: seconds, speed-up, argmin agreement and max |NLL difference|
 against the reference, and (fp32) against a naive forward per option.
 
 gen: tokens/s at batch 1, at batch 32 with a dynamic cache (Arena before this change), with
@@ -120,7 +120,7 @@ def timed(device: str, fn: Any, *a: Any, **k: Any) -> tuple[Any, float]:
 
 
 def ppl_workload(m: Any, args: argparse.Namespace, name: str, rows: list[dict]) -> dict:
-    from arena.models.prefix import PrefixScorer, naive_nll, score_groups, truncate_group
+    from arena.models.prefix import naive_nll, score_groups, select_scorer, truncate_group
 
     items = [(r["question"], [" " + c for c in r["choices"]]) for r in rows]
     groups = [(m.token_ids(c, "")[0], [m.token_ids(c, o)[1] for o in opts]) for c, opts in items]
@@ -130,12 +130,16 @@ def ppl_workload(m: Any, args: argparse.Namespace, name: str, rows: list[dict]) 
     reference(net, groups[:4], dev)
     (ref, ref_tokens), t_ref = timed(dev, reference, net, groups, dev)
     bs = "auto" if args.batch_size == "auto" else int(args.batch_size)
-    ours, t_ours = timed(dev, score_groups, net, groups, m.max_seq_len, bs)
-    ours = [[r.nll for r in g] for g in ours]
-    staged, t_staged = timed(dev, lambda: PrefixScorer(net, m.max_seq_len, 32 if bs == "auto" else bs).score(groups))
-    staged = [[r.nll for r in g] for g in staged]
+    chosen = type(select_scorer(net, m.max_seq_len, 8, "auto", groups)).__name__
+    runs = {}
+    for mode in ("packed", "staged"):
+        res, t = timed(dev, score_groups, net, groups, m.max_seq_len, bs, mode)
+        runs[mode] = ([[r.nll for r in g] for g in res], t)
+    (ours, t_ours) = runs["packed" if chosen == "PackedScorer" else "staged"]
+    (packed, t_packed), (staged, t_staged) = runs["packed"], runs["staged"]
     d_ref, agree = compare(ours, ref)
-    out = {"workload": name, "questions": len(groups),
+    out = {"workload": name, "questions": len(groups), "auto_choice": chosen, "packed_s": t_packed,
+           "packed_speedup_vs_reference": t_ref / t_packed, "max_abs_dnll_packed_vs_reference": compare(packed, ref)[0],
            "mean_context_tokens": sum(len(c) for c, _ in groups) / len(groups),
            "reference_s": t_ref, "reference_tokens": ref_tokens, "ours_s": t_ours, "staged_s": t_staged,
            "speedup_vs_reference": t_ref / t_ours, "staged_speedup_vs_reference": t_ref / t_staged,
@@ -248,8 +252,10 @@ def main() -> None:
               f"batch {args.batch_size}")
         print(f"  reference (lm-eval style) {r['reference_s']:7.2f}s ({r['reference_tokens']} tok, "
               f"{r['reference_tflops']:.2f} TFLOP/s)")
-        print(f"  ours (packed)             {r['ours_s']:7.2f}s  x{r['speedup_vs_reference']:.2f}  "
+        print(f"  ours (auto: {r['auto_choice']:12s}) {r['ours_s']:7.2f}s  x{r['speedup_vs_reference']:.2f}  "
               f"argmin agree {r['argmin_agree']}/{r['questions']}  max|dNLL| {r['max_abs_dnll_vs_reference']:.2e}")
+        print(f"  packed (block mask)       {r['packed_s']:7.2f}s  x{r['packed_speedup_vs_reference']:.2f}  "
+              f"max|dNLL| {r['max_abs_dnll_packed_vs_reference']:.2e}")
         print(f"  staged (before)           {r['staged_s']:7.2f}s  x{r['staged_speedup_vs_reference']:.2f}")
         if "max_abs_dnll_vs_naive_fp32" in r:
             print(f"  fp32 max|NLL ours - naive forward| {r['max_abs_dnll_vs_naive_fp32']:.2e} "
