@@ -87,6 +87,10 @@ def load_card(path: Path) -> Dataset:
     raw = load_yaml(path, lines)
     if isinstance(raw, dict):
         raw.setdefault("name", path.stem)
+        if raw.get("source") == "needle":  # a grid generated per model: objective.needle
+            from objective.needle import load_needle_card
+
+            return load_needle_card(raw, path, lines)
         if raw.get("family") and "groups" not in raw and raw.get("family") in cards.FAMILIES:
             raw["groups"] = cards.groups(raw["family"])
     card = validate(DatasetCard, raw, str(path), lines)
