@@ -44,6 +44,7 @@ CSS = """
   border-top:1px solid var(--border-color-primary);box-shadow:0 -6px 14px rgba(0,0,0,.07);
   padding:6px 4px !important}
 .arena-votebar .arena-reveal{font-size:1.05rem}
+.arena-votebar>.block:not(:has(.arena-reveal)):has(.prose){display:none !important}  /* no empty gap */
 .arena-lb-wrap{overflow-x:auto}
 .arena-lb{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 .arena-lb th,.arena-lb td{padding:6px 8px;border-bottom:1px solid var(--border-color-primary);text-align:left}
