@@ -17,7 +17,7 @@ from typing import Any
 
 from arena.core.errors import ArenaError, ConfigError
 from arena.core.records import Answer, Judgment, Question
-from arena.core.store import Store
+from arena.core.store import Store, gc_paused
 from arena.models.base import BatchChatModel, ChatModel
 from judges.answers import _run, is_batched
 from judges.judge import Judge
@@ -211,6 +211,35 @@ def _tasks(judge: Judge, judge_name: str, questions: Sequence[Question], answers
     return pairwise_tasks(judge, judge_name, questions, index, pairs)
 
 
+def _plan(judge: Judge, judge_name: str, questions: Sequence[Question], answers: Sequence[Answer] | None,
+          store: Store, models: Sequence[str], baseline: str | None, pairs: Sequence[tuple[str, str]] | None,
+          retry_failures: bool, report: JudgeReport
+          ) -> tuple[list[JudgeTask], dict[str, Judgment], list[JudgeTask], set[str]]:
+    """(every task, stored judgments by key, tasks to run, keys of failures to redo)."""
+    if answers is None:
+        sets = {q.question_set for q in questions}
+        answers = store.all(Answer, question_set=sets, model={*models, baseline or judge.config.baseline})
+    tasks = _tasks(judge, judge_name, questions, list(answers), models, baseline, pairs, report)
+    if report.missing:  # one line, not one per answer: a wrong model name would print thousands
+        per: dict[str, int] = {}
+        for m, _ in report.missing:
+            per[m] = per.get(m, 0) + 1
+        log.warning("missing answers (not judged): %s; first: %s", ", ".join(f"{m} {n}" for m, n in per.items()),
+                    ", ".join(f"{m}/{q}" for m, q in report.missing[:5]))
+    stored = store.by_key(Judgment, judge=report.judge)
+    known = {judgment_ident(j): k for k, j in stored.items()}
+    for t in tasks:  # a stored judgment's key is not hashed again
+        if (k := known.get(t.ident)) is not None:
+            t.use_key(k)
+    redo = {k for k, j in stored.items() if retry_failures and j.parse_error}
+    todo = [t for t in tasks if t.key not in stored or t.key in redo]
+    report.tasks, report.skipped = len(tasks), len(tasks) - len(todo)
+    todo_keys = {t.key for t in todo}
+    report.cost_saved = sum(stored[t.key].cost + _cached_cost(stored[t.key]) for t in tasks
+                            if t.key in stored and t.key not in todo_keys)
+    return tasks, stored, todo, redo
+
+
 def run_judge(judge: Judge, judge_model: ChatModel, questions: Sequence[Question], answers: Sequence[Answer] | None,
               store: Store, models: Sequence[str], mode: str | None = None, baseline: str | None = None,
               run: str | None = None, pairs: Sequence[tuple[str, str]] | None = None,
@@ -230,31 +259,15 @@ def run_judge(judge: Judge, judge_model: ChatModel, questions: Sequence[Question
     if mode and mode != judge.config.mode:
         raise ConfigError(f"judge '{judge.name}' is a {judge.config.mode} judge, not {mode}",
                           str(judge.folder / "judge.yaml"), field="mode")
-    if answers is None:
-        sets = {q.question_set for q in questions}
-        answers = store.all(Answer, question_set=sets, model={*models, baseline or judge.config.baseline})
     report = JudgeReport(judge.judge_id(judge_model.name), judge.config.mode)
-    tasks = _tasks(judge, judge_model.name, questions, list(answers), models, baseline, pairs, report)
-    if report.missing:  # one line, not one per answer: a wrong model name would print thousands
-        per: dict[str, int] = {}
-        for m, _ in report.missing:
-            per[m] = per.get(m, 0) + 1
-        log.warning("missing answers (not judged): %s; first: %s", ", ".join(f"{m} {n}" for m, n in per.items()),
-                    ", ".join(f"{m}/{q}" for m, q in report.missing[:5]))
-    stored = store.by_key(Judgment, judge=report.judge)
-    known = {judgment_ident(j): k for k, j in stored.items()}
-    for t in tasks:  # a stored judgment's key is not hashed again
-        if (k := known.get(t.ident)) is not None:
-            t.use_key(k)
-    redo = {k for k, j in stored.items() if retry_failures and j.parse_error}
-    todo = [t for t in tasks if t.key not in stored or t.key in redo]
+    # planning builds and compares hundreds of thousands of objects (and calls no model): the
+    # cyclic collector would walk them again and again
+    with gc_paused():
+        tasks, stored, todo, redo = _plan(judge, judge_model.name, questions, answers, store, models,
+                                          baseline, pairs, retry_failures, report)
     # a retried failure asks the model again: attempt numbers (so seeds) continue after the
     # stored ones, so neither the judge's cache nor a deterministic server replays the failure
     earlier = {k: max(1, stored[k].attempts) for k in redo}
-    report.tasks, report.skipped = len(tasks), len(tasks) - len(todo)
-    todo_keys = {t.key for t in todo}
-    report.cost_saved = sum(stored[t.key].cost + _cached_cost(stored[t.key]) for t in tasks
-                            if t.key in stored and t.key not in todo_keys)
     log.info("%s: %d judgments, %d stored, %d to run", report.judge, len(tasks), report.skipped, len(todo))
 
     done = [report.skipped]
@@ -290,7 +303,8 @@ def run_judge(judge: Judge, judge_model: ChatModel, questions: Sequence[Question
                 report.cached_calls += int(r.extra.get("cached_calls", 0))
                 report.prompt_tokens += r.prompt_tokens
                 report.completion_tokens += r.completion_tokens
-    return _tally(report, [stored[t.key] for t in tasks if t.key in stored], judge)
+    with gc_paused():
+        return _tally(report, [stored[t.key] for t in tasks if t.key in stored], judge)
 
 
 def _cached_cost(j: Judgment) -> float:
