@@ -111,7 +111,7 @@ def needle_html(tables: list[ReportTable], fig) -> str:  # noqa: ANN001 (charts.
 def needle_heatmap(table: ReportTable):  # noqa: ANN201 (plotly Figure)
     import plotly.graph_objects as go
 
-    from arena.report.charts import esc
+    from arena.report.charts import ptxt
     from arena.report.tables import format_cell
 
     frame = table.frame[table.frame["depth %"] != "mean"]
@@ -121,8 +121,8 @@ def needle_heatmap(table: ReportTable):  # noqa: ANN201 (plotly Figure)
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=[esc(c) for c in cols],
-            y=[esc(d) for d in frame["depth %"]],
+            x=[ptxt(c) for c in cols],
+            y=[ptxt(d) for d in frame["depth %"]],
             zmin=0,
             zmax=100,
             colorscale="RdYlGn",
@@ -133,7 +133,7 @@ def needle_heatmap(table: ReportTable):  # noqa: ANN201 (plotly Figure)
         )
     )
     fig.update_layout(
-        title={"text": esc(table.title), "font": {"size": 14}},
+        title={"text": ptxt(table.title), "font": {"size": 14}},
         height=160 + 28 * len(frame),
         xaxis={"title": "context length (tokens)", "type": "category"},
         yaxis={"title": "needle depth %", "autorange": "reversed", "type": "category"},
