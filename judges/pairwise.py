@@ -59,16 +59,18 @@ def pairwise_tasks(judge: Judge, judge_model: str, questions: Sequence[Question]
                    pairs: Sequence[tuple[str, str]]) -> list[JudgeTask]:
     """A task per pair, question, judged turn and order shown (pairs lacking answers left out)."""
     tasks = []
+    judge_id = judge.judge_id(judge_model)
     for q in questions:
+        turns = judged_turns(judge, q)
         for a, b in pairs:
             ans_a, ans_b = index.get((a, q.id)), index.get((b, q.id))
             if ans_a is None or ans_b is None or min(len(ans_a.turns), len(ans_b.turns)) < len(q.turns):
                 continue
-            for t in judged_turns(judge, q):
+            for t in turns:
                 for order in orders(judge, q.id, (a, b), t):
                     shown = [ans_a, ans_b] if order == "AB" else [ans_b, ans_a]
                     tasks.append(JudgeTask(q, t, a, b, order, functools.partial(judge.messages, q, t, shown),
-                                           judge.judge_id(judge_model), judge.hash, "pairwise"))
+                                           judge_id, judge.hash, "pairwise"))
     return tasks
 
 
