@@ -247,8 +247,50 @@ def test_ratings_read_a_postgresql_store_by_url(tmp_path):
         s.close()
     runner = CliRunner()
     a = runner.invoke(app, ["ratings", "bt", url, "--json", "--bootstrap", "0"])
-    b = runner.invoke(app, ["ratings", "bt", str(tmp_path / "s.sqlite"), "--json", "--bootstrap", "0"])
+    b = runner.invoke(
+        app, ["ratings", "bt", str(tmp_path / "s.sqlite"), "--json", "--bootstrap", "0"]
+    )
     assert a.exit_code == 0 and b.exit_code == 0, (a.output, b.output)
     assert json.loads(a.stdout) == json.loads(b.stdout)
     missing = runner.invoke(app, ["ratings", "bt", str(tmp_path / "nope.jsonl")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_an_old_store_migrates_on_both_databases(store_url_any):
+    """The first release's schema, made with SQLAlchemy on SQLite or PostgreSQL, then opened."""
+    from arena.core.store import make_engine, migrations_table, to_url
+    from arena.core.store_schema import _v1_tables
+
+    bs = _battles(12)
+    engine = make_engine(to_url(store_url_any))
+    with engine.begin() as conn:
+        migrations_table.create(conn)
+        for t in _v1_tables():
+            t.create(conn)
+        conn.execute(migrations_table.insert(), [{"version": 1, "name": "v1", "applied_at": 0.0}])
+        conn.execute(
+            sa.table(
+                "battles",
+                sa.column("key"),
+                sa.column("run"),
+                sa.column("created_at"),
+                sa.column("data"),
+            ).insert(),
+            [
+                {"key": b.key(), "run": "old", "created_at": float(i), "data": b.model_dump_json()}
+                for i, b in enumerate(bs)
+            ],
+        )
+    engine.dispose()
+    store = Store(store_url_any)
+    assert store.all(Battle, model_a="m2") == [b for b in bs if b.model_a == "m2"]
+    assert list(store.iter(Battle, batch=5)) == bs  # insertion order survives the migration
+    assert store.frame(Battle, run="old")["ref"].tolist() == [b.ref for b in bs]
+    store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url_any(request, tmp_path) -> str:
+    return (
+        str(tmp_path / "old2.sqlite") if request.param == "sqlite" else pg_url_with_fresh_schema()
+    )

@@ -184,8 +184,14 @@ def add_record_columns(conn: Connection) -> None:
             _backfill(conn, RECORD_CLASSES[name], table, {c.name for c in new})
         if conn.dialect.name == "postgresql" and "seq" not in have:
             # insertion order (SQLite has its rowid): numbers existing rows, then counts on
-            conn.execute(sa.text(f"ALTER TABLE {prep.quote(name)} ADD COLUMN seq BIGSERIAL"))
-            conn.execute(sa.text(f"CREATE INDEX ix_{name}_seq ON {prep.quote(name)} (seq)"))
+            q = prep.quote(name)
+            conn.execute(sa.text(f"ALTER TABLE {q} ADD COLUMN seq BIGSERIAL"))
+            # rows get numbers in physical order (scrambled by updates): number them in the
+            # order the store used to return them instead, (created_at, key)
+            conn.execute(sa.text(
+                f"UPDATE {q} SET seq = o.n FROM (SELECT key, row_number() OVER "
+                f"(ORDER BY created_at, key) AS n FROM {q}) AS o WHERE {q}.key = o.key"))
+            conn.execute(sa.text(f"CREATE INDEX ix_{name}_seq ON {q} (seq)"))
         known = {ix["name"] for ix in sa.inspect(conn).get_indexes(name)}
         for ix in table.indexes:
             if ix.name not in known:
