@@ -74,24 +74,8 @@ def test_auto_batch_size_follows_free_memory(monkeypatch):
     assert auto_batch_size(model, tokens_per_item=100, cap=64) == 64  # capped
 
 
-class _OOMAbove:
-    """Wraps a base model: a forward with more than `limit` input rows x tokens runs out of memory
-    (the limit drops after the first failure, as when another process takes memory)."""
-
-    def __init__(self, base, limits: list[int]) -> None:
-        self.base, self.limits, self.ooms = base, list(limits), 0
-
-    def __call__(self, *args, **kwargs):
-        ids = kwargs["input_ids"]
-        if ids.numel() > self.limits[0]:
-            self.ooms += 1
-            if len(self.limits) > 1:
-                self.limits.pop(0)
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
-        return self.base(*args, **kwargs)
-
-
-def test_ppl_out_of_memory_halves_and_retries_never_fails(tiny_model_dir, monkeypatch):
+@pytest.mark.parametrize("mode, method", [("packed", "_run"), ("staged", "_stage_b")])
+def test_ppl_out_of_memory_halves_and_retries_never_fails(tiny_model_dir, monkeypatch, mode, method):
     from transformers import AutoModelForCausalLM
 
     from arena.models import prefix
@@ -99,17 +83,24 @@ def test_ppl_out_of_memory_halves_and_retries_never_fails(tiny_model_dir, monkey
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
     groups = _groups(5, 16, model.config.vocab_size, no_prefix_every=1)  # no shared prefix
-    ref = score_groups(model, groups, 256, 16)
-    real = prefix.PackedScorer.__init__
-    seen = {}
+    ref = score_groups(model, groups, 256, 16, mode)
+    cls = prefix.PackedScorer if mode == "packed" else prefix.PrefixScorer
+    real = getattr(cls, method)
+    limits, ooms = [12, 3], []  # the first batch that fits at 16 questions would not, later even less
 
-    def patched(self, *a, **k):
-        real(self, *a, **k)
-        self.base = seen.setdefault("w", _OOMAbove(self.base, [250, 120]))
+    def flaky(self, batch, *a, **k):
+        if len(batch) > limits[0]:
+            ooms.append(len(batch))
+            if len(limits) > 1:
+                limits.pop(0)
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+        return real(self, batch, *a, **k)
 
-    monkeypatch.setattr(prefix.PackedScorer, "__init__", patched)
-    got = score_groups(model, groups, 256, "auto")  # auto on CPU starts at up to 32 questions
-    assert seen["w"].ooms >= 2  # out of memory twice (the second at a smaller size), no failure
+    monkeypatch.setattr(cls, method, flaky)
+    got = score_groups(model, groups, 256, "auto", mode)  # auto on CPU: up to 32 questions a batch
+    # auto picked 32 (all 16 questions); halved to 16 (still all), 8, 4, then 2 fit: out of memory
+    # again after the first back-off never fails the run
+    assert ooms == [16, 16, 8, 4]
     assert [r.nll for g in got for r in g] == pytest.approx([r.nll for g in ref for r in g], abs=1e-5)
 
 

@@ -143,9 +143,14 @@ class PrefixScorer:
         self.model, self.max_seq_len = model, max_seq_len
         self.batch_size, self.min_shared = max(1, batch_size), min_shared
         self.stats = PrefixStats()
+        self.on_oom: Any = None  # set by the caller: a batch-size back-off (see arena.models.batching)
         # transformers >= 5.2x renamed `past_key_values` to `cache` (old name deprecated)
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
 
     @staticmethod
     def supported(model: Any) -> bool:
@@ -185,9 +190,16 @@ class PrefixScorer:
                 prefix = torch.tensor([ctxs[members[0]][:shared]])
                 base = _cache_of(self._forward("A", prefix, shared, keep=torch.tensor([shared - 1])))
             members.sort(key=lambda i: -len(ctxs[i]))
-            for s in range(0, len(members), self.batch_size):
+            s = 0
+            while s < len(members):
                 batch = members[s:s + self.batch_size]
-                self._stage_b(batch, ctxs, [groups[i][1] for i in batch], shared, base, results)
+                try:
+                    self._stage_b(batch, ctxs, [groups[i][1] for i in batch], shared, base, results)
+                except Exception as exc:  # out of memory: a smaller batch, same questions
+                    if self.on_oom is None or not self.on_oom(exc, self):
+                        raise
+                    continue
+                s += len(batch)
         return results
 
     def _stage_b(self, batch: list[int], ctxs: list[list[int]], options: list[list[list[int]]],
