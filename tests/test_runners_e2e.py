@@ -97,7 +97,8 @@ def mixed(tmp_path_factory):
 
 def test_local_and_ray_give_the_sequential_summary(mixed):
     ref = comparable_summary(mixed["sequential"])
-    assert {"objective", "judges"} <= {t.split()[0].lower() for t in ref} or len(ref) >= 2
+    # summary.csv is the objective table (named ""); the judge tables sit beside it
+    assert "" in ref and len(ref) >= 2 and any(t.startswith("judge") for t in ref), sorted(ref)
     for name in ("local", "ray"):
         got = comparable_summary(mixed[name])
         assert got == ref, name
