@@ -66,3 +66,14 @@ def test_openai_stream_from_loopback_server(tmp_path):
         n = srv.requests
         pieces, again = _collect(asyncio.run(run(model)))  # same call: from the cache
         assert again.cached and pieces == [text] and srv.requests == n
+        # the streamed answer is chat()'s cache entry too (one key for the model's identity)
+        assert asyncio.run(model.chat(MSGS, ChatParams(max_tokens=64))).cached
+        assert srv.requests == n
+
+        async def sampled(m):
+            return [x async for x in m.chat_stream(MSGS, ChatParams(temperature=0.7, max_tokens=8))]
+
+        for _ in range(2):  # sampled without a seed: never served from the cache
+            _, sample = _collect(asyncio.run(sampled(model)))
+            assert not sample.cached
+        assert srv.requests == n + 2

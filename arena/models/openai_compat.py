@@ -58,6 +58,12 @@ def is_loopback(url: str) -> bool:
         return False
 
 
+
+def _cached_response(hit: dict[str, Any]) -> ChatResponse:
+    """A stored answer served again: it costs nothing now, and says what it cost then."""
+    extra = {**hit["extra"], "cost": 0.0, "cached_cost": hit["extra"]["cost"]}
+    return ChatResponse(**{**hit, "cached": True, "extra": extra})
+
 class _Garbage(Exception):
     """A 2xx reply whose body is not the JSON object we asked for."""
 
@@ -293,17 +299,13 @@ class OpenAICompatModel:
             return [{"role": "system", "content": self.system_prompt}, *messages]
         return list(messages)
 
-    async def chat(self, messages: list[Message], params: ChatParams | None = None) -> ChatResponse:
-        """One chat completion (served from the cache when the same call was made before)."""
-        params = params or ChatParams()
-        messages = self._messages(messages)
-        key = None
-        if self.cache is not None and cacheable(params.temperature, params.seed):
-            key = Cache.make_key("openai", self.identity, messages, params.to_dict())
-        hit = await self._cached(key)
-        if hit is not None:
-            return ChatResponse(**{**hit, "cached": True, "extra": {**hit["extra"], "cost": 0.0,
-                                                                    "cached_cost": hit["extra"]["cost"]}})
+    def _chat_key(self, messages: list[Message], params: ChatParams) -> str | None:
+        """The content key of a chat call (None: not cached, e.g. sampled without a seed)."""
+        if self.cache is None or not cacheable(params.temperature, params.seed):
+            return None
+        return Cache.make_key("openai", self.identity, messages, params.to_dict())
+
+    def _chat_body(self, messages: list[Message], params: ChatParams) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "messages": messages,
                                 "temperature": params.temperature, "max_tokens": params.max_tokens,
                                 "top_p": params.top_p}
@@ -311,6 +313,17 @@ class OpenAICompatModel:
             body["stop"] = list(params.stop)
         if params.seed is not None:
             body["seed"] = params.seed
+        return body
+
+    async def chat(self, messages: list[Message], params: ChatParams | None = None) -> ChatResponse:
+        """One chat completion (served from the cache when the same call was made before)."""
+        params = params or ChatParams()
+        messages = self._messages(messages)
+        key = self._chat_key(messages, params)
+        hit = await self._cached(key)
+        if hit is not None:
+            return _cached_response(hit)
+        body = self._chat_body(messages, params)
         start = time.perf_counter()
         result, attempts = await self._call("/chat/completions", body)
         response = self._chat_response(result, time.perf_counter() - start, attempts)
@@ -328,23 +341,14 @@ class OpenAICompatModel:
         """
         params = params or ChatParams()
         messages = self._messages(messages)
-        key = None
-        if self.cache is not None:
-            key = Cache.make_key("openai", self.base_url + "|" + self.model, messages, params.to_dict())
+        key = self._chat_key(messages, params)
         hit = await self._cached(key)
         if hit is not None:
             yield hit["text"]
-            yield ChatResponse(**{**hit, "cached": True, "extra": {**hit["extra"], "cost": 0.0,
-                                                                    "cached_cost": hit["extra"]["cost"]}})
+            yield _cached_response(hit)
             return
-        body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True,
-                                "stream_options": {"include_usage": True},
-                                "temperature": params.temperature, "max_tokens": params.max_tokens,
-                                "top_p": params.top_p}
-        if params.stop:
-            body["stop"] = list(params.stop)
-        if params.seed is not None:
-            body["seed"] = params.seed
+        body = self._chat_body(messages, params)
+        body |= {"stream": True, "stream_options": {"include_usage": True}}
         start, parts, usage, finish, attempt = time.perf_counter(), [], {}, None, 0
         while True:
             attempt += 1
