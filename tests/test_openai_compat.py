@@ -263,3 +263,22 @@ def test_server_stops_by_itself():
     srv._thread.join(5)
     assert not srv._thread.is_alive()
     assert Path(__file__).exists()
+
+
+def test_shared_bucket_setup_retries_a_locked_file():
+    """SQLite can refuse the WAL switch at once while other processes open the file."""
+    import sqlite3
+
+    from arena.core.sqlite_retry import retry_locked
+
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise sqlite3.OperationalError("database is locked")
+        return "ok"
+
+    assert retry_locked(flaky) == "ok" and len(calls) == 3
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        retry_locked(lambda: (_ for _ in ()).throw(sqlite3.OperationalError("no such table: t")))

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from arena.core.records import Record
+from arena.core.sqlite_retry import retry_locked
 from arena.core.store_schema import (  # noqa: F401  (re-exported: the store's public schema)
     FIELD_COLUMNS,
     MIGRATIONS,
@@ -61,9 +62,9 @@ def to_url(target: str | Path) -> str:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=30000")
+    retry_locked(lambda: cur.execute("PRAGMA journal_mode=WAL"))
+    cur.execute("PRAGMA synchronous=FULL")
     cur.close()
 
 

@@ -19,6 +19,8 @@ import weakref
 from pathlib import Path
 from typing import Protocol
 
+from arena.core.sqlite_retry import retry_locked
+
 
 class Bucket(Protocol):
     """Anything that books send times at a fixed rate."""
@@ -78,14 +80,17 @@ class SharedTokenBucket:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS bucket (name TEXT PRIMARY KEY, tat REAL)")
+            # Switching a fresh file to WAL while other processes open it can fail with
+            # "database is locked" at once (SQLite skips the busy handler there): retry.
+            retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+            retry_locked(lambda: conn.execute(
+                "CREATE TABLE IF NOT EXISTS bucket (name TEXT PRIMARY KEY, tat REAL)"))
             self._local.conn = conn
         return conn
 
     def try_acquire(self) -> float:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
         try:
             row = conn.execute("SELECT tat FROM bucket WHERE name = ?", (self.name,)).fetchone()
             wait, tat = _gcra(row[0] if row else 0.0, time.time(), self._interval, self.burst)
