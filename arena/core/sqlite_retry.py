@@ -17,14 +17,16 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def retry_locked(op: Callable[[], T], deadline_s: float = 30.0) -> T:
-    """Run `op`, retrying with jittered backoff while SQLite reports the file locked or busy."""
+def retry_locked(op: Callable[[], T], deadline_s: float = 30.0,
+                 errors: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)) -> T:
+    """Run `op`, retrying with jittered backoff while SQLite reports the file locked or busy
+    (`errors`: the exception types that carry SQLite's message, e.g. an ADBC driver's)."""
     end = time.monotonic() + deadline_s
     delay = 0.005
     while True:
         try:
             return op()
-        except sqlite3.OperationalError as err:
+        except errors as err:
             msg = str(err).lower()
             if ("locked" not in msg and "busy" not in msg) or time.monotonic() > end:
                 raise

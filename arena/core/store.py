@@ -25,6 +25,7 @@ from arena.core.store_schema import (  # noqa: F401  (re-exported: the store's p
     RECORD_TABLES,
     Migration,
     cache_table,
+    fetch_tuples,
     metadata,
     migrations_table,
     record_row,
@@ -40,7 +41,12 @@ def gc_paused() -> Iterator[None]:
 
     Reading 200k records allocates millions of containers, and each full collection walks
     every live object again: most of a bulk read's time went to the collector. Refcounting
-    still frees everything; cycles are collected once the pause ends. Re-entrant.
+    still frees everything. Re-entrant.
+
+    When the outermost pause ends, the objects it built (all still in the youngest
+    generation) are moved to the oldest one without a walk (``gc.freeze`` then
+    ``gc.unfreeze``): otherwise the next young collection walks them all at once (0.6 s
+    after loading 200k judgments). Cycles among them are found by the next full collection.
     """
     was = gc.isenabled()
     gc.disable()
@@ -48,6 +54,9 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         if was:
+            if gc.get_freeze_count() == 0:  # leave a caller's own frozen objects frozen
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
@@ -244,9 +253,10 @@ class Store:
         table = RECORD_TABLES[cls.table]
         conds, rest = self._filter(cls, run, where)
         q = sa.select(table.c.key, table.c.data).where(*conds).order_by(*self.order(table))
+        validate = cls.__pydantic_validator__.validate_json
         with self.engine.connect() as conn, gc_paused():
-            rows = conn.execute(q).all()
-            recs = [(key, cls.model_validate_json(data)) for key, data in rows]
+            rows = fetch_tuples(conn, q)
+            recs = [(key, validate(data)) for key, data in rows]
         del rows
         for key, rec in recs:
             if not rest or self._matches(rec, rest):

@@ -7,39 +7,24 @@ battle's ``features``), parsed once per distinct value.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from arena.core.records import Record
-from arena.core.store_schema import FIELD_COLUMNS, RECORD_TABLES, FieldColumn
+from arena.core.store_arrow import json_values, read_arrow
+from arena.core.store_schema import FIELD_COLUMNS, RECORD_TABLES, FieldColumn, fetch_tuples
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from arena.core.store import Store
 
-try:
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover - orjson is optional
-    _loads = json.loads
+from orjson import loads as _loads
 
 
 def _parse_json(values: Any) -> list[Any]:
     return [None if v is None else _loads(v) for v in values]
-
-
-def _fetch(conn: sa.Connection, q: sa.Select) -> list[tuple]:
-    """Plain tuples from the DBAPI cursor (no Row objects, no result processors)."""
-    result = conn.execute(q)
-    cursor = getattr(result, "cursor", None)
-    if cursor is None:  # pragma: no cover - a driver without a raw cursor
-        return [tuple(r) for r in result]
-    try:
-        return cursor.fetchall()
-    finally:
-        result.close()
 
 
 def _constants(
@@ -84,11 +69,21 @@ def build_frame(
     direct = [f for f in dict.fromkeys([*wanted, *rest]) if f in cols]
     blob = [f for f in dict.fromkeys([*wanted, *rest]) if f not in cols]
     with store.engine.connect() as conn:
+        n_all = conn.execute(sa.select(sa.func.count()).select_from(table).where(*conds)).scalar_one()
+    at = read_arrow(store, table, [cols[f] for f in direct], bool(blob), conds, n_all)
+    if at is not None:
+        data = {f: _arrow_column(at.column(cols[f].column), cols[f].kind) for f in direct}
+        if blob:
+            docs = _parse_json(at.column("data").to_pylist())
+            for f in blob:
+                data[f] = [d.get(f) for d in docs]
+        return _finish(data, rest, wanted)
+    with store.engine.connect() as conn:
         n, const = _constants(conn, table, [cols[f] for f in direct], conds)
         fetch = [f for f in direct if f not in const]
         sel = [table.c[cols[f].column] for f in fetch] + ([table.c.data] if blob else [])
         rows = (
-            _fetch(conn, sa.select(*sel).where(*conds).order_by(*store.order(table))) if sel else []
+            fetch_tuples(conn, sa.select(*sel).where(*conds).order_by(*store.order(table))) if sel else []
         )
     # one object array of all cells, sliced into columns: no Python loop over the rows
     grid = np.empty((len(rows), len(sel)), dtype=object)
@@ -104,20 +99,49 @@ def build_frame(
                 None if v is None else bool(v) if kind == "bool" else v,
                 dtype=object if v is None or kind == "str" else None,
             )
+            if kind == "str" and v is not None:
+                data[f] = pd.Series(data[f], dtype="str", copy=False)
             continue
         col = grid[:, fetch.index(f)]
         if kind == "json":
             data[f] = _parse_json(col)
         elif kind == "bool":
             data[f] = pd.Series([None if v is None else bool(v) for v in col]).infer_objects()
-        elif kind == "str":
-            data[f] = pd.Series(col, dtype=object, copy=False)
+        elif kind == "str":  # pandas' Arrow-backed strings (NaN for NULL), as read_arrow gives
+            data[f] = pd.Series(col, dtype="str", copy=False)
         else:
             data[f] = pd.Series(col, dtype=object).infer_objects()
     if blob:
         docs = _parse_json(grid[:, -1])
         for f in blob:
             data[f] = [d.get(f) for d in docs]
+    return _finish(data, rest, wanted)
+
+
+def _arrow_column(col: Any, kind: str) -> Any:
+    """One column of `read_arrow`'s table as the plain path builds it (None for NULL)."""
+    import numpy as np
+    import pandas as pd
+
+    n, nulls = len(col), col.null_count
+    if kind == "json":
+        return json_values(col)
+    if nulls == n:
+        return np.full(n, None, dtype=object)
+    if kind == "str":  # no Python object per cell
+        return col.to_pandas().astype("str")
+    if nulls == 0:
+        return col.to_numpy() != 0 if kind == "bool" else col.to_numpy()
+    values = col.to_pylist()
+    if kind == "bool":
+        values = [None if v is None else bool(v) for v in values]
+    return pd.Series(values, dtype=object).infer_objects()
+
+
+def _finish(data: dict[str, Any], rest: dict[str, Any], wanted: list[str]) -> pd.DataFrame:
+    """The DataFrame of the columns in `data`, filtered on `rest` (blob fields), `wanted` order."""
+    import pandas as pd
+
     # copy=False: one block per column, not one consolidated copy of every object column
     df = pd.DataFrame(
         {f: pd.Series(v, dtype=object) if len(v) == 0 else v for f, v in data.items()}, copy=False

@@ -236,3 +236,15 @@ def register_migration(migration: Migration) -> None:
         return
     MIGRATIONS.append(migration)
     MIGRATIONS.sort(key=lambda m: m.version)
+
+
+def fetch_tuples(conn: sa.Connection, q: sa.Select) -> list[tuple]:
+    """Plain tuples from the DBAPI cursor (no Row objects, no result processors)."""
+    result = conn.execute(q)
+    cursor = getattr(result, "cursor", None)
+    if cursor is None:  # pragma: no cover - a driver without a raw cursor
+        return [tuple(r) for r in result]
+    try:
+        return cursor.fetchall()
+    finally:
+        result.close()
