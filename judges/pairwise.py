@@ -104,15 +104,22 @@ class PairOutcome:
 def outcomes(judgments: Iterable[Judgment], verdicts: dict[str, Verdict] | None = None) -> list[PairOutcome]:
     """Group parsed pairwise judgments by (judge, question, pair, turn)."""
     verdicts = verdicts or DEFAULT_VERDICTS
+    # (winner in model terms, weight) per (verdict, order): model_winner's answer, looked up
+    # once instead of per judgment (this loop runs over every stored judgment on a rerun)
+    by_verdict = {(name, order): ((_SWAP[_WINNER[v.winner]] if order == "BA" else _WINNER[v.winner]), v.weight)
+                  for name, v in verdicts.items() for order in ("AB", "BA", "A")}
     groups: dict[tuple, PairOutcome] = {}
     for j in judgments:
-        if j.mode != "pairwise" or j.model_b is None:
+        if j.mode != "pairwise" or j.model_b is None or j.parse_error:
             continue
-        mw = model_winner(j, verdicts)
+        mw = by_verdict.get((j.verdict, j.order))
         if mw is None:
             continue
         k = (j.judge, j.question_id, j.model_a, j.model_b, j.turn)
-        groups.setdefault(k, PairOutcome(*k, winners={})).winners[j.order] = mw
+        o = groups.get(k)
+        if o is None:
+            o = groups[k] = PairOutcome(*k, winners={})
+        o.winners[j.order] = mw
     return list(groups.values())
 
 
@@ -174,17 +181,17 @@ def _fractional(judgments: list[Judgment], verdicts: dict[str, Verdict]) -> list
 
 def flip_rate(judgments: Iterable[Judgment], verdicts: dict[str, Verdict] | None = None) -> dict[str, dict]:
     """Per judge: pairs seen in both orders, how many flipped, the rate and its lean."""
-    import pandas as pd
+    from arena.ratings.agreement import position_bias
 
-    from arena.ratings import position_flip_rate
-
-    rows: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    rows: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     for o in outcomes(judgments, verdicts):
         if o.consistent is not None:
-            rows[o.judge].append((o.winners["AB"][0], o.winners["BA"][0]))
+            g1, g2 = rows[o.judge]
+            g1.append(o.winners["AB"][0])
+            g2.append(o.winners["BA"][0])
     out = {}
-    for judge, pairs in rows.items():
-        pb = position_flip_rate(pd.DataFrame(pairs, columns=["g1_winner", "g2_winner"]))
+    for judge, (g1, g2) in rows.items():
+        pb = position_bias(g1, g2)
         out[judge] = {"pairs": pb.n_pairs, "flips": pb.n_flips, "flip_rate": pb.flip_rate,
                       "prefers_first": pb.prefers_first, "prefers_second": pb.prefers_second}
     return out

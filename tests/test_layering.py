@@ -215,3 +215,23 @@ if __name__ == "__main__":  # print the findings: python tests/test_layering.py
     print("\n".join(upward_imports(GRAPH)) or "no upward imports")
     print("\n".join(" <-> ".join(c) for c in cycles(GRAPH)) or "no cycles")
     sys.exit(bool(upward_imports(GRAPH) or cycles(GRAPH)))
+
+
+def test_ratings_names_load_on_first_use():
+    """`arena.ratings` loads scipy only when a name that needs it is used, and its
+    `agreement` stays the function whichever import comes first."""
+    import subprocess
+
+    code = (
+        "import sys, judges.pairwise, arena.ratings.agreement\n"
+        "import arena.ratings as r\n"
+        "assert 'scipy' not in sys.modules, 'scipy loaded at import'\n"
+        "from arena.ratings import agreement, fit_bt\n"
+        "assert callable(agreement) and agreement.__module__ == 'arena.ratings.agreement'\n"
+        "assert 'scipy' in sys.modules and fit_bt.__module__ == 'arena.ratings.bradley_terry'\n"
+        "assert sorted(r.__all__) == sorted(dir(r))\n"
+        "try:\n    r.no_such_name\nexcept AttributeError:\n    pass\nelse:\n    raise SystemExit('no error')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr[-2000:]

@@ -137,11 +137,13 @@ def agreement_matrix(battles: pd.DataFrame, include_ties: bool = True) -> pd.Dat
     return mat
 
 
-def _bias(g1: pd.Series, g2: pd.Series) -> PositionBias:
-    """g1: verdict with model_a shown first; g2: same pair shown the other way (model terms)."""
-    flips = g1.to_numpy() != g2.to_numpy()
-    first = (g1.to_numpy() == "model_a") & (g2.to_numpy() == "model_b")
-    second = (g1.to_numpy() == "model_b") & (g2.to_numpy() == "model_a")
+def position_bias(g1: Sequence[str] | pd.Series, g2: Sequence[str] | pd.Series) -> PositionBias:
+    """Flips between paired verdicts: g1 with model_a shown first, g2 the same pair shown the
+    other way, both in model terms (``model_a``/``model_b``/``tie``)."""
+    g1, g2 = np.asarray(g1, dtype=object), np.asarray(g2, dtype=object)
+    flips = g1 != g2
+    first = (g1 == "model_a") & (g2 == "model_b")
+    second = (g1 == "model_b") & (g2 == "model_a")
     n = len(g1)
     return PositionBias(
         float(flips.mean()) if n else float("nan"),
@@ -161,14 +163,14 @@ def position_flip_rate(judgments: pd.DataFrame, source: str | None = None) -> Po
     """
     df = judgments if source is None else judgments[judgments["source"] == source]
     if {"g1_winner", "g2_winner"} <= set(df.columns):
-        return _bias(df["g1_winner"].map(_NORMAL), df["g2_winner"].map(_NORMAL))
+        return position_bias(df["g1_winner"].map(_NORMAL), df["g2_winner"].map(_NORMAL))
     o = _oriented(df)
     o["shown_first"] = df["model_a"].to_numpy() == o["first"].to_numpy()
     keys = [c for c in ("question_id", "first", "second", "turn") if c in o.columns]
     a = o[o["shown_first"]].drop_duplicates(keys)
     b = o[~o["shown_first"]].drop_duplicates(keys)
     m = a.merge(b, on=keys, suffixes=("_1", "_2"))
-    return _bias(m["verdict_1"], m["verdict_2"])
+    return position_bias(m["verdict_1"], m["verdict_2"])
 
 
 # --------------------------------------------------------------------------- label tables
