@@ -25,3 +25,16 @@ def smollm2_dir() -> Path:
     from arena.models.bundled import ensure_smollm2
 
     return ensure_smollm2()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    """A Store on a SQLite file and on PostgreSQL (a fresh schema; skipped without
+    ARENA_TEST_PG_URL). A module's own `store` fixture takes precedence."""
+    from arena.core.store import Store
+    from tests.system_parts import pg_url_with_fresh_schema
+
+    url = str(tmp_path / "q.sqlite") if request.param == "sqlite" else pg_url_with_fresh_schema()
+    s = Store(url)
+    yield s
+    s.close()

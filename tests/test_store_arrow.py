@@ -13,15 +13,6 @@ import pytest
 import arena.core.store_arrow as store_arrow
 from arena.core.records import Battle, Judgment
 from arena.core.store import Store
-from tests.system_parts import pg_url_with_fresh_schema
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request, tmp_path) -> Store:
-    url = str(tmp_path / "a.sqlite") if request.param == "sqlite" else pg_url_with_fresh_schema()
-    s = Store(url)
-    yield s
-    s.close()
 
 
 def _battles(n: int = 90) -> list[Battle]:

@@ -14,14 +14,6 @@ from arena.core.store import MIGRATIONS, RECORD_TABLES, Store
 from tests.system_parts import pg_url_with_fresh_schema
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request, tmp_path) -> Store:
-    url = str(tmp_path / "q.sqlite") if request.param == "sqlite" else pg_url_with_fresh_schema()
-    s = Store(url)
-    yield s
-    s.close()
-
-
 def _battles(n: int = 60) -> list[Battle]:
     winners = ("model_a", "model_b", "tie", "tie (bothbad)")
     return [
