@@ -12,7 +12,7 @@ import pytest
 
 import arena.core.store_arrow as store_arrow
 from arena.core.records import Battle, Judgment
-from arena.core.store import Store
+from arena.core.store import RECORD_TABLES, Store
 
 
 def _battles(n: int = 90) -> list[Battle]:
@@ -102,3 +102,21 @@ def test_in_memory_store_takes_the_plain_path(monkeypatch):
     s.put_many(_battles(10))
     monkeypatch.setattr(store_arrow, "MIN_ROWS", 1)
     assert len(s.frame(Battle)) == 10
+
+
+def test_columnar_connections_open_ahead_are_reused_and_closed(store, monkeypatch):
+    """PostgreSQL: a connection is opened while the aggregate pass runs, kept for the next
+    frame and closed with the store. SQLite needs none of this (no-op)."""
+    store.put_many(_battles(), run="r1")
+    monkeypatch.setattr(store_arrow, "MIN_ROWS", 1)
+    opened = []
+    real = store_arrow._connect_pg
+    monkeypatch.setattr(store_arrow, "_connect_pg", lambda s: opened.append(1) or real(s))
+    pg = store.engine.dialect.name == "postgresql"
+    assert store_arrow.likely_large(store, RECORD_TABLES["battles"]) is pg
+    first, second = store.frame(Battle), store.frame(Battle, columns=["model_a", "features"])
+    assert len(first) == len(second) == 90 and second["features"].tolist() == first["features"].tolist()
+    assert len(opened) == (1 if pg else 0)
+    assert len(store.__dict__.get("_adbc_idle", [])) == (1 if pg else 0)
+    store.close()
+    assert store.__dict__.get("_adbc_idle", []) == []

@@ -325,4 +325,7 @@ class Store:
             return build_frame(self, cls, run, list(columns or cls.model_fields), where)
 
     def close(self) -> None:
+        from arena.core import store_arrow
+
+        store_arrow.close(self)
         self.engine.dispose()

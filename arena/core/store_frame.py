@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from arena.core import store_arrow
 from arena.core.records import Record
 from arena.core.store_arrow import json_values, read_arrow
 from arena.core.store_schema import FIELD_COLUMNS, RECORD_TABLES, FieldColumn, fetch_tuples
@@ -58,7 +59,6 @@ def build_frame(
 ) -> pd.DataFrame:
     """The DataFrame behind `Store.frame` (see there)."""
     import numpy as np
-    import pandas as pd
 
     table = RECORD_TABLES[cls.table]
     conds, rest = store._filter(cls, run, where)
@@ -68,54 +68,60 @@ def build_frame(
         raise ValueError(f"{cls.__name__} has no field {unknown[0]!r}")
     direct = [f for f in dict.fromkeys([*wanted, *rest]) if f in cols]
     blob = [f for f in dict.fromkeys([*wanted, *rest]) if f not in cols]
+    if not conds and store_arrow.likely_large(store, table):
+        store_arrow.preconnect(store)  # PostgreSQL: connecting overlaps the aggregate pass
     with store.engine.connect() as conn:
-        n_all = conn.execute(sa.select(sa.func.count()).select_from(table).where(*conds)).scalar_one()
-    at = read_arrow(store, table, [cols[f] for f in direct], bool(blob), conds, n_all)
-    if at is not None:
-        data = {f: _arrow_column(at.column(cols[f].column), cols[f].kind) for f in direct}
-        if blob:
-            docs = _parse_json(at.column("data").to_pylist())
-            for f in blob:
-                data[f] = [d.get(f) for d in docs]
-        return _finish(data, rest, wanted)
-    with store.engine.connect() as conn:
-        n, const = _constants(conn, table, [cols[f] for f in direct], conds)
-        fetch = [f for f in direct if f not in const]
-        sel = [table.c[cols[f].column] for f in fetch] + ([table.c.data] if blob else [])
-        rows = (
-            fetch_tuples(conn, sa.select(*sel).where(*conds).order_by(*store.order(table))) if sel else []
-        )
-    # one object array of all cells, sliced into columns: no Python loop over the rows
-    grid = np.empty((len(rows), len(sel)), dtype=object)
-    if rows:
-        grid[:] = rows
-    data: dict[str, Any] = {}
-    for f in direct:
-        kind = cols[f].kind
-        if f in const:
-            v = const[f]
-            data[f] = np.full(
-                n,
-                None if v is None else bool(v) if kind == "bool" else v,
-                dtype=object if v is None or kind == "str" else None,
-            )
-            if kind == "str" and v is not None:
-                data[f] = pd.Series(data[f], dtype="str", copy=False)
-            continue
-        col = grid[:, fetch.index(f)]
-        if kind == "json":
-            data[f] = _parse_json(col)
-        elif kind == "bool":
-            data[f] = pd.Series([None if v is None else bool(v) for v in col]).infer_objects()
-        elif kind == "str":  # pandas' Arrow-backed strings (NaN for NULL), as read_arrow gives
-            data[f] = pd.Series(col, dtype="str", copy=False)
+        # columns holding one value are filled in, not fetched: one aggregate pass. Worth it
+        # where each fetched column costs the server (PostgreSQL) or a Python object per
+        # cell (the plain path), not for SQLite's columnar read (the pass costs as much)
+        if store.engine.dialect.name == "sqlite":
+            n = conn.execute(sa.select(sa.func.count()).select_from(table).where(*conds)).scalar_one()
+        if store.engine.dialect.name != "sqlite" or n < store_arrow.MIN_ROWS:
+            n, const = _constants(conn, table, [cols[f] for f in direct], conds)
         else:
-            data[f] = pd.Series(col, dtype=object).infer_objects()
-    if blob:
-        docs = _parse_json(grid[:, -1])
-        for f in blob:
-            data[f] = [d.get(f) for d in docs]
-    return _finish(data, rest, wanted)
+            const = {}
+    fetch = [f for f in direct if f not in const]
+    at = read_arrow(store, table, [cols[f] for f in fetch], bool(blob), conds, n)
+    if at is not None:
+        data = {f: _arrow_column(at.column(cols[f].column), cols[f].kind) for f in fetch}
+        docs = _parse_json(at.column("data").to_pylist()) if blob else []
+    else:
+        with store.engine.connect() as conn:
+            sel = [table.c[cols[f].column] for f in fetch] + ([table.c.data] if blob else [])
+            rows = fetch_tuples(conn, sa.select(*sel).where(*conds).order_by(*store.order(table))) if sel else []
+        # one object array of all cells, sliced into columns: no Python loop over the rows
+        grid = np.empty((len(rows), len(sel)), dtype=object)
+        if rows:
+            grid[:] = rows
+        data = {f: _plain_column(grid[:, i], cols[f].kind) for i, f in enumerate(fetch)}
+        docs = _parse_json(grid[:, -1]) if blob else []
+    for f, v in const.items():
+        data[f] = _const_column(v, cols[f].kind, n)
+    for f in blob:
+        data[f] = [d.get(f) for d in docs]
+    return _finish({f: data[f] for f in [*direct, *blob]}, rest, wanted)
+
+
+def _const_column(v: Any, kind: str, n: int) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    col = np.full(n, None if v is None else bool(v) if kind == "bool" else v,
+                  dtype=object if v is None or kind == "str" else None)
+    return pd.Series(col, dtype="str", copy=False) if kind == "str" and v is not None else col
+
+
+def _plain_column(col: Any, kind: str) -> Any:
+    """One column of DBAPI cells (an object array) as a frame column."""
+    import pandas as pd
+
+    if kind == "json":
+        return _parse_json(col)
+    if kind == "bool":
+        return pd.Series([None if v is None else bool(v) for v in col]).infer_objects()
+    if kind == "str":  # pandas' Arrow-backed strings (NaN for NULL), as read_arrow gives
+        return pd.Series(col, dtype="str", copy=False)
+    return pd.Series(col, dtype=object).infer_objects()
 
 
 def _arrow_column(col: Any, kind: str) -> Any:
