@@ -1,7 +1,8 @@
 """Benchmark: the store at Chatbot Arena size (1,000,000 battles, 200,000 judgments).
 
 Measures (wall clock, this machine), on SQLite and, when ``ARENA_TEST_PG_URL`` is set
-(``bash tests/pg_throwaway.sh start`` prints one), on PostgreSQL too:
+(``ARENA_PG_SETTINGS="-c shared_buffers=1GB" bash tests/pg_throwaway.sh start`` prints one;
+the default 128MB of shared buffers holds less than the battles table), on PostgreSQL too:
 
 1. ``store.frame(Battle)`` over 1M battles (features included). Target: < 2 s.
 2. A filtered query returning 1% of the rows (``model_a=<one of 100 models>``) as
