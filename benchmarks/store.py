@@ -214,6 +214,14 @@ def fresh_schema(url: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 
+def reference_loop() -> float:
+    """Seconds for a fixed pure-Python loop: how fast this machine is right now."""
+    t, total = time.perf_counter(), 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--battles", type=int, default=1_000_000)
@@ -230,6 +238,9 @@ def main() -> None:
     )
     args = ap.parse_args()
     results: dict[str, dict[str, float]] = {}
+    print(f"[machine] reference loop (10M Python additions): {reference_loop():.3f} s "
+          "(this shared 2-core VM: 0.3-0.5 s when quiet; the targets are absolute, so a slow "
+          "phase shows in every figure)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         path = args.keep or Path(tmp) / "bench.sqlite"
         if not args.no_sqlite:

@@ -43,6 +43,8 @@ def _constants(
         c = table.c[fc.column]
         same = fc.kind != "bool"
         aggs += [sa.func.count(c), sa.func.min(c) if same else sa.null(), sa.func.max(c) if same else sa.literal(1)]
+    if conn.dialect.name == "postgresql":  # leave a core to the columnar connection opening
+        conn.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
     row = conn.execute(sa.select(*aggs).where(*conds)).one()
     n, const = int(row[0]), {}
     for i, fc in enumerate(checked):
@@ -68,18 +70,20 @@ def build_frame(
         raise ValueError(f"{cls.__name__} has no field {unknown[0]!r}")
     direct = [f for f in dict.fromkeys([*wanted, *rest]) if f in cols]
     blob = [f for f in dict.fromkeys([*wanted, *rest]) if f not in cols]
-    if not conds and store_arrow.likely_large(store, table):
-        store_arrow.preconnect(store)  # PostgreSQL: connecting overlaps the aggregate pass
+    # PostgreSQL's columnar read: columns holding one value are found by one aggregate pass
+    # and filled in, not fetched (the pass costs less than the server encoding them), while
+    # the columnar connection opens. Not for SQLite (the pass costs as much as the columns)
+    # nor small results (the pass is a second sweep over the same rows)
+    pg = store.engine.dialect.name == "postgresql"
+    big = not conds and store_arrow.likely_large(store, table)  # PostgreSQL only, no scan
+    if big:
+        store_arrow.preconnect(store)
+    const: dict[str, Any] = {}
     with store.engine.connect() as conn:
-        # columns holding one value are filled in, not fetched: one aggregate pass. Worth it
-        # where each fetched column costs the server (PostgreSQL) or a Python object per
-        # cell (the plain path), not for SQLite's columnar read (the pass costs as much)
-        if store.engine.dialect.name == "sqlite":
+        if not big:
             n = conn.execute(sa.select(sa.func.count()).select_from(table).where(*conds)).scalar_one()
-        if store.engine.dialect.name != "sqlite" or n < store_arrow.MIN_ROWS:
+        if big or (pg and n >= store_arrow.MIN_ROWS):
             n, const = _constants(conn, table, [cols[f] for f in direct], conds)
-        else:
-            const = {}
     fetch = [f for f in direct if f not in const]
     at = read_arrow(store, table, [cols[f] for f in fetch], bool(blob), conds, n)
     if at is not None:
@@ -113,10 +117,13 @@ def _const_column(v: Any, kind: str, n: int) -> Any:
 
 def _plain_column(col: Any, kind: str) -> Any:
     """One column of DBAPI cells (an object array) as a frame column."""
+    import numpy as np
     import pandas as pd
 
     if kind == "json":
         return _parse_json(col)
+    if len(col) and bool(np.all(col == None)):  # noqa: E711 - elementwise on an object array
+        return np.full(len(col), None, dtype=object)  # as `_arrow_column` gives an all-NULL column
     if kind == "bool":
         return pd.Series([None if v is None else bool(v) for v in col]).infer_objects()
     if kind == "str":  # pandas' Arrow-backed strings (NaN for NULL), as read_arrow gives
