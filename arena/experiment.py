@@ -95,7 +95,7 @@ class EvalParams(Strict):
     """Defaults for objective evaluation; a model's own fields win."""
 
     max_out_len: int | None = None
-    batch_size: int | None = None
+    batch_size: int | Literal["auto"] | None = None  # "auto": the largest that fits (ppl)
     few_shot: int | None = None
     limit: int | None = None
     # robustness (objective.robustness), left out of the config hash like a rerun's extra work:

@@ -102,3 +102,24 @@ def test_manifest_writes_are_atomic_and_checked(tmp_path):
     with pytest.raises(ConfigError) as e:
         read_manifest(tmp_path)
     assert "run.json" in str(e.value) and ":2" in str(e.value)
+
+
+def test_run_config_takes_batch_size_auto(tmp_path, tiny_model_dir, monkeypatch):
+    """`eval: {batch_size: auto}` reaches the objective scorer in `arena run`, as
+    `arena eval --batch-size auto` does; anything else is one error naming the field."""
+    import objective.ppl as ppl
+
+    monkeypatch.setenv("ARENA_CACHE_DIR", str(tmp_path / "cache"))
+    seen = []
+    real = ppl.score_choices
+    monkeypatch.setattr(ppl, "score_choices", lambda *a, **k: seen.append(k["batch_size"]) or real(*a, **k))
+    cfg = tmp_path / "auto.yaml"
+    body = ("name: auto\nmodels:\n  - {{name: tiny, backend: hf, path: \"{}\"}}\n"
+            "datasets: [winograd_mini_ppl]\neval: {{limit: 4, batch_size: {}}}\n")
+    cfg.write_text(body.format(tiny_model_dir, "auto"))
+    assert load_experiment(cfg).eval.batch_size == "auto"
+    result = run(cfg, tmp_path / "out")
+    assert seen == ["auto"] and read_manifest(result.run_dir)["status"] == "success"
+    cfg.write_text(body.format(tiny_model_dir, "huge"))
+    with pytest.raises(ConfigError, match="batch_size"):
+        load_experiment(cfg)
