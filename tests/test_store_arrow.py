@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 import arena.core.store_arrow as store_arrow
 from arena.core.records import Battle, Judgment
@@ -118,5 +119,13 @@ def test_columnar_connections_open_ahead_are_reused_and_closed(store, monkeypatc
     assert len(first) == len(second) == 90 and second["features"].tolist() == first["features"].tolist()
     assert len(opened) == (1 if pg else 0)
     assert len(store.__dict__.get("_adbc_idle", [])) == (1 if pg else 0)
+    if pg:  # the kept connection does not sit "idle in transaction" (holding back vacuum)
+        (con,) = store.__dict__["_adbc_idle"]
+        with con.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            pid = cur.fetchone()[0]
+        with store.engine.connect() as conn:
+            q = sa.text("SELECT state FROM pg_stat_activity WHERE pid = :pid")
+            assert conn.execute(q, {"pid": pid}).scalar() == "idle"
     store.close()
     assert store.__dict__.get("_adbc_idle", []) == []

@@ -126,7 +126,8 @@ def _idle(store: Store) -> list[Any]:
 def _connect_pg(store: Store) -> Any:
     import adbc_driver_postgresql.dbapi as pg
 
-    return pg.connect(_pg_uri(store.url))
+    # autocommit: a kept connection must not sit "idle in transaction" (holding back vacuum)
+    return pg.connect(_pg_uri(store.url), autocommit=True)
 
 
 def likely_large(store: Store, table: sa.Table) -> bool:

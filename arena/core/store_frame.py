@@ -1,8 +1,10 @@
-"""DataFrames straight from a record table's field columns.
+"""DataFrames straight from a record table's field columns, with no pydantic validation.
 
-Rows come off the database cursor as tuples and are turned into columns at once: no
-pydantic validation and no JSON parsing per row, except for the few nested fields (a
-battle's ``features``), parsed once per distinct value.
+Large results come as Arrow columns (`store_arrow`: ADBC, no Python object per cell);
+smaller ones as DBAPI tuples turned into columns at once. Nested fields (a battle's
+``features``) are the only JSON parsed; the full document only when a blob field is asked
+for. Both paths give the same frame: text as pandas' Arrow-backed ``str``, a column NULL
+in every row as an object column of None.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from orjson import loads as _loads
 
 from arena.core import store_arrow
 from arena.core.records import Record
@@ -20,8 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from arena.core.store import Store
-
-from orjson import loads as _loads
 
 
 def _parse_json(values: Any) -> list[Any]:
@@ -132,7 +133,7 @@ def _plain_column(col: Any, kind: str) -> Any:
 
 
 def _arrow_column(col: Any, kind: str) -> Any:
-    """One column of `read_arrow`'s table as the plain path builds it (None for NULL)."""
+    """One column of `read_arrow`'s table, as `_plain_column` builds it from DBAPI cells."""
     import numpy as np
     import pandas as pd
 
