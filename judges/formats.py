@@ -30,6 +30,7 @@ from judges.formats_common import (
     IMPORTED,
     answer_meta,
     answers_of,
+    given,
     qid_out,
     read_rows,
     require,
@@ -78,7 +79,7 @@ def import_mt_bench(
                 )
             )
     counts["answers"] = store.put_many(answers)
-    cats = {q.id: q.category for q in store.all(Question) if q.question_set == qset}
+    cats = {q.id: q.category for q in store.all(Question, question_set=qset)}
     js: list[Judgment] = []
     scores: list[Score] = []
     battles: list[Battle] = []
@@ -212,7 +213,7 @@ def export_mt_bench(
 ) -> list[Path]:
     """Write question.jsonl, model_answer/<model>.jsonl and model_judgment/<judge>_{single,pair}.jsonl."""
     files = []
-    qs = [q for q in store.all(Question) if question_set is None or q.question_set == question_set]
+    qs = store.all(Question, **given(question_set=question_set))
     if qs:
         files.append(
             write_rows(
@@ -244,12 +245,7 @@ def export_mt_bench(
         write_rows(out / "model_answer" / f"{m}.jsonl", rows, True)
         for m, rows in sorted(by_model.items())
     ]
-    js = [
-        j
-        for j in store.all(Judgment)
-        if (judge is None or j.judge == judge)
-        and (question_set is None or j.question_set == question_set)
-    ]
+    js = store.all(Judgment, **given(judge=judge, question_set=question_set))
     single, pair = defaultdict(list), defaultdict(list)
     groups: dict[tuple, dict[str, Judgment]] = defaultdict(dict)
     for j in js:

@@ -28,6 +28,7 @@ from judges.formats_common import (
     IMPORTED,
     answer_meta,
     answers_of,
+    given,
     read_rows,
     require,
     split_judge,
@@ -178,7 +179,7 @@ def export_arena_hard(
 ) -> list[Path]:
     """Write question.jsonl, model_answer/<model>.jsonl, model_judgment/<judge model>/<model>.jsonl."""
     files = []
-    qs = [q for q in store.all(Question) if question_set is None or q.question_set == question_set]
+    qs = store.all(Question, **given(question_set=question_set))
     if qs:
         files.append(
             write_rows(
@@ -220,13 +221,8 @@ def export_arena_hard(
         for m, rows in sorted(by_model.items())
     ]
     groups: dict[tuple, dict[str, Judgment]] = defaultdict(dict)
-    for j in store.all(Judgment):
-        if (
-            j.mode == "pairwise"
-            and (judge is None or j.judge == judge)
-            and (question_set is None or j.question_set == question_set)
-        ):
-            groups[(j.judge, j.model_b, j.question_id)][j.order] = j
+    for j in store.all(Judgment, mode="pairwise", **given(judge=judge, question_set=question_set)):
+        groups[(j.judge, j.model_b, j.question_id)][j.order] = j
     per_file = defaultdict(list)
     for (jid, model, qid), g in groups.items():
         jm = split_judge(jid)[1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from arena.core.errors import DataError
 from arena.core.records import Answer, iter_jsonl
@@ -73,10 +74,12 @@ def require(row: dict, keys: tuple[str, ...], path: Path, i: int) -> None:
             raise DataError(f"missing key '{k}'", str(path), i + 1, k)
 
 
+def given(**where: Any) -> dict[str, Any]:
+    """The filters that were given (None: any value), for `Store.all(cls, **where)`, which
+    filters in SQL."""
+    return {k: v for k, v in where.items() if v is not None}
+
+
 def answers_of(store: Store, qset: str | None, models: list[str] | None) -> list[Answer]:
     """Stored answers of a question set (all if None) and models (all if None)."""
-    return [
-        a
-        for a in store.all(Answer)
-        if (qset is None or a.question_set == qset) and (models is None or a.model in models)
-    ]
+    return store.all(Answer, **given(question_set=qset, model=models))

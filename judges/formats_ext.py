@@ -28,7 +28,15 @@ import pandas as pd
 from arena.core.errors import DataError
 from arena.core.records import Answer, DatasetResult, Judgment, Question, content_hash
 from arena.core.store import Store
-from judges.formats_common import IMPORTED, answer_meta, answers_of, read_rows, require, write_rows
+from judges.formats_common import (
+    IMPORTED,
+    answer_meta,
+    answers_of,
+    given,
+    read_rows,
+    require,
+    write_rows,
+)
 from judges.pairwise import DEFAULT_VERDICTS, model_winner
 
 ALPACA_HASH = "alpaca-eval"
@@ -230,18 +238,13 @@ def alpaca_eval_battles(
 ) -> pd.DataFrame:
     """Stored AlpacaEval annotations as a battles table for win rates and LC (``preference``,
     ``len_a``/``len_b`` in characters, ``position`` = the row's index in its file)."""
+    sets = given(question_set=question_set or None)
     text = {
         (a.model, a.question_set, a.question_id): a.turns[0] if a.turns else ""
-        for a in store.all(Answer)
+        for a in store.all(Answer, **sets)
     }
     rows = []
-    for j in store.all(Judgment):
-        if (
-            j.judge_hash != ALPACA_HASH
-            or (judge and j.judge != judge)
-            or (question_set and j.question_set != question_set)
-        ):
-            continue
+    for j in store.all(Judgment, judge_hash=ALPACA_HASH, **given(judge=judge or None), **sets):
         o1 = text.get((j.model_a, j.question_set, j.question_id), "")
         o2 = text.get((j.model_b or "", j.question_set, j.question_id), "")
         rows.append(
@@ -275,11 +278,7 @@ def export_alpaca_eval(
 ) -> list[Path]:
     """Write ``<model>/model_outputs.json`` per model, annotations to the paths they came from
     (else ``<generator_2>/<annotator>/annotations.json``) and leaderboard CSVs."""
-    qs = {
-        q.id: q
-        for q in store.all(Question)
-        if question_set is None or q.question_set == question_set
-    }
+    qs = {q.id: q for q in store.all(Question, **given(question_set=question_set))}
     answers = [a for a in answers_of(store, question_set, models) if a.question_id in qs]
     by_model = defaultdict(list)
     for a in answers:
@@ -299,13 +298,8 @@ def export_alpaca_eval(
     ]
     index = {(a.model, a.question_id): a for a in answers}
     per_file: dict[str, list[tuple[int, dict]]] = defaultdict(list)
-    for j in store.all(Judgment):
-        if (
-            j.mode != "pairwise"
-            or j.turn != 1
-            or j.question_id not in qs
-            or (judge and j.judge != judge)
-        ):
+    for j in store.all(Judgment, mode="pairwise", turn=1, **given(judge=judge or None)):
+        if j.question_id not in qs:
             continue
         a1, a2 = index.get((j.model_a, j.question_id)), index.get((j.model_b or "", j.question_id))
         if a1 is None or a2 is None:

@@ -144,7 +144,8 @@ def _seed(store: Any, task: Task) -> list[Any]:
 
     wanted = {(p.target, q) for p in task.parts for q in p.ids}
     if task.kind == "judge":
-        return [a for a in store.all(Answer) if (a.question_set, a.question_id) in wanted]
+        sets = {p.target for p in task.parts}  # filtered in SQL; the pairs in Python
+        return [a for a in store.all(Answer, question_set=sets) if (a.question_set, a.question_id) in wanted]
     if task.kind == "answer":
         return [a for a in store.all(Answer, model=task.model) if (a.question_set, a.question_id) in wanted]
     return [p for p in store.all(Prediction, model=task.model) if (p.dataset, p.sample_id) in wanted]
