@@ -28,6 +28,7 @@ import pandas as pd
 from arena.core.errors import DataError
 from arena.core.records import Answer, DatasetResult, Judgment, Question, content_hash
 from arena.core.store import Store
+from arena.ratings.winrate import WINRATE_COLUMNS
 from judges.formats_common import (
     IMPORTED,
     answer_meta,
@@ -53,19 +54,8 @@ _ANN_KEYS = (
     "time_per_example",
     "raw_completion",
 )
-LEADERBOARD_COLUMNS = (
-    "win_rate",
-    "standard_error",
-    "n_wins",
-    "n_wins_base",
-    "n_draws",
-    "n_total",
-    "discrete_win_rate",
-    "mode",
-    "avg_length",
-    "length_controlled_winrate",
-    "lc_standard_error",
-)
+# AlpacaEval's leaderboard CSV: our win-rate columns, then its own, in its order
+LEADERBOARD_COLUMNS = (*WINRATE_COLUMNS, "mode", "avg_length", "length_controlled_winrate", "lc_standard_error")
 
 
 def alpaca_qid(instruction: str) -> str:

@@ -29,19 +29,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from arena.ratings.io import load_battles  # noqa: E402
-from arena.ratings.length_control import length_controlled_win_rate, load_lc_inputs  # noqa: E402
+from arena.ratings.length_control import LC_COLUMNS, length_controlled_win_rate, load_lc_inputs  # noqa: E402
 
-KEYS = (
-    "win_rate",
-    "standard_error",
-    "n_wins",
-    "n_wins_base",
-    "n_draws",
-    "n_total",
-    "discrete_win_rate",
-    "length_controlled_winrate",
-    "lc_standard_error",
-)
+KEYS = tuple(LC_COLUMNS)  # every number compared with alpaca_eval's
 BASELINE = "gpt4_1106_preview"
 
 
