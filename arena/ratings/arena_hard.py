@@ -25,6 +25,8 @@ baseline gets 50. Each category has its own baseline (``baselines``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
@@ -132,16 +134,23 @@ def arena_hard_v01(
     return out.sort_values("score", ascending=False)
 
 
+def _v2_game_scores(games: Iterable[dict], weight: int) -> list[float]:
+    """v2.0's scores of one judged pair (both games, a strong verdict counted `weight` times),
+    model's point of view; empty when a game has no verdict."""
+    g = list(games)
+    if len(g) < 2 or _label(g[0]) is None or _label(g[1]) is None:
+        return []
+    l1, l2 = _label(g[0]), _label(g[1])
+    s2 = [_V2_SCORE[l2]] * (weight if l2 in STRONG else 1)
+    s1 = [1.0 - _V2_SCORE[l1]] * (weight if l1 in STRONG else 1)
+    return s2 + s1
+
+
 def _v2_scores(judgments: pd.DataFrame, weight: int) -> pd.DataFrame:
     rows = []
     for _, r in judgments.iterrows():
-        g = list(r["games"])
-        if len(g) < 2 or _label(g[0]) is None or _label(g[1]) is None:
-            continue
-        l1, l2 = _label(g[0]), _label(g[1])
-        s2 = [_V2_SCORE[l2]] * (weight if l2 in STRONG else 1)
-        s1 = [1.0 - _V2_SCORE[l1]] * (weight if l1 in STRONG else 1)
-        rows += [{"model": r["model"], "category": r.get("category"), "scores": s} for s in s2 + s1]
+        rows += [{"model": r["model"], "category": r.get("category"), "scores": s}
+                 for s in _v2_game_scores(r["games"], weight)]
     return pd.DataFrame(rows, columns=["model", "category", "scores"])
 
 
@@ -267,16 +276,9 @@ def arena_hard_v2_style(
     uid_col = "uid" if "uid" in judgments.columns else "question_id"
     rows = []
     for _, r in judgments.iterrows():
-        g = list(r["games"])
-        if len(g) < 2 or _label(g[0]) is None or _label(g[1]) is None:
-            continue
-        l1, l2 = _label(g[0]), _label(g[1])
-        scores = [_V2_SCORE[l2]] * (weight if l2 in STRONG else 1) + [1.0 - _V2_SCORE[l1]] * (
-            weight if l1 in STRONG else 1
-        )
         rows += [
             {"uid": r[uid_col], "model": r["model"], "category": r.get("category"), "scores": s}
-            for s in scores
+            for s in _v2_game_scores(r["games"], weight)
         ]
     battles = pd.DataFrame(rows)
     if isinstance(baselines, str):
